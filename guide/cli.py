@@ -3,42 +3,143 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 
+def _print_problems(problems: list) -> None:
+    for p in problems:
+        print(p)
+
+
 def _kb_validate(args: argparse.Namespace) -> int:
+    from guide.settings import get_settings
     from knowledge.loader import load_sources
     from knowledge.validate import check_sources
 
-    src = load_sources()
+    src = load_sources(Path(args.data) if args.data else get_settings().data_dir)
     problems = check_sources(src, require_all=not args.partial)
     if args.only:
         wanted = set(args.only.split(","))
         problems = [p for p in problems if any(w in p.file for w in wanted)]
-    for p in problems:
-        print(p)
+    _print_problems(problems)
     errors = [p for p in problems if p.severity == "error"]
     print(f"{len(src.services)} 个主题事项，{len(src.materials)} 种材料；{len(errors)} 个错误，{len(problems) - len(errors)} 个警告", file=sys.stderr)
     return 1 if errors else 0
 
 
+def _kb_sync(args: argparse.Namespace) -> int:
+    from guide.settings import get_settings
+    from knowledge.importer import ImportRefused, sync_sources
+    from knowledge.store import Store
+
+    settings = get_settings()
+    try:
+        report = sync_sources(Store(settings.db_url), settings.data_dir, author=args.author)
+    except ImportRefused as exc:
+        _print_problems(exc.problems)
+        print(f"导入被拒绝：{len(exc.problems)} 个错误，数据库未作任何修改", file=sys.stderr)
+        return 1
+    print(f"已发布 {len(report.published)} 个事项的新版本，{report.unchanged} 个未变化", file=sys.stderr)
+    return 0
+
+
+def _kb_import(args: argparse.Namespace) -> int:
+    from guide.settings import get_settings
+    from knowledge.base import holder
+    from knowledge.importer import ImportRefused, import_path
+
+    settings = get_settings()
+    h = holder()
+    h.get()  # seeds the database from YAML on first use
+    try:
+        report = import_path(h.store, Path(args.file), settings.data_dir, author=args.author, reason=args.reason)
+    except ImportRefused as exc:
+        _print_problems(exc.problems)
+        print(f"导入被拒绝：{len(exc.problems)} 个错误，数据库未作任何修改", file=sys.stderr)
+        return 1
+    for sid, version in report.published:
+        print(f"{sid} → 第 {version} 版")
+    print(f"导入完成：{len(report.published)} 个事项发布新版本，{report.unchanged} 个内容未变化", file=sys.stderr)
+    from knowledge.events import announce_change
+
+    announce_change([sid for sid, _ in report.published], quiet=True)
+    return 0
+
+
+def _kb_export(args: argparse.Namespace) -> int:
+    from knowledge.base import current
+    from knowledge.importer import export_document, export_yaml
+
+    kb = current()
+    if args.yaml:
+        n = export_yaml(kb, Path(args.yaml))
+        print(f"已导出 {n} 个事项到 {args.yaml}", file=sys.stderr)
+        return 0
+    doc = export_document(kb)
+    text = json.dumps(doc, ensure_ascii=False, indent=None if args.compact else 1)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _kb_search(args: argparse.Namespace) -> int:
+    from knowledge.base import current
+
+    kb = current()
+    hits = kb.index.search(" ".join(args.text), k=args.k)
+    if not hits:
+        print("没有找到相关事项")
+        return 0
+    for n, hit in enumerate(hits, 1):
+        extra = f"  〔匹配：{hit.phrase}〕" if hit.phrase else ""
+        print(f"{n}. {hit.service_id} {hit.name}  score={hit.score:.3f} bm25={hit.bm25:.2f}{extra}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guide", description="在线导办助手命令行")
     sub = parser.add_subparsers(dest="command", required=True)
+
     kb = sub.add_parser("kb", help="知识库：校验、导入、导出、检索")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
-    v = kb_sub.add_parser("validate", help="校验 knowledge/data 下的全部 YAML")
+    v = kb_sub.add_parser("validate", help="校验 YAML 源文件（结构、交叉引用、占位词）")
     v.add_argument("--partial", action="store_true", help="不要求 200 个事项齐全")
     v.add_argument("--only", help="只显示这些事项的问题，如 T001,T002")
+    v.add_argument("--data", help="数据目录（默认 knowledge/data）")
     v.set_defaults(func=_kb_validate)
+    sy = kb_sub.add_parser("sync", help="把 YAML 源文件同步进数据库（幂等）")
+    sy.add_argument("--author", default="git")
+    sy.set_defaults(func=_kb_sync)
+    im = kb_sub.add_parser("import", help="导入事项：单个 YAML、YAML 目录或 export --json 的文件")
+    im.add_argument("file")
+    im.add_argument("--author", default="import")
+    im.add_argument("--reason", default="命令行导入")
+    im.set_defaults(func=_kb_import)
+    ex = kb_sub.add_parser("export", help="导出已发布的指南")
+    ex.add_argument("--json", action="store_true", help="JSON（默认）")
+    ex.add_argument("--yaml", metavar="DIR", help="导出为 YAML 文件到目录")
+    ex.add_argument("--compact", action="store_true")
+    ex.add_argument("-o", "--output")
+    ex.set_defaults(func=_kb_export)
+    se = kb_sub.add_parser("search", help="检索事项（前 5 名及得分）")
+    se.add_argument("text", nargs="+")
+    se.add_argument("-k", type=int, default=5)
+    se.set_defaults(func=_kb_search)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        return 0
 
 
 if __name__ == "__main__":

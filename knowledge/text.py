@@ -1,0 +1,97 @@
+"""Text normalisation and tokenisation shared by search, NLU and the answer renderer.
+
+Residents write in simplified and traditional characters, full-width digits, emoji and
+voice-transcription filler; everything downstream sees one normal form.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Iterable, List
+
+import jieba
+import logging as _logging
+
+jieba.setLogLevel(_logging.WARNING)
+import opencc
+
+MAX_CHARS = 500
+
+_FILLER = re.compile(r"[嗯呃额]+|(?<![\u4e00-\u9fff])[啊哈]+(?![\u4e00-\u9fff])")
+_SPACES = re.compile(r"\s+")
+_REPEAT_PUNCT = re.compile(r"([，。！？、,.!?~～…])\1+")
+STOPWORDS = frozenset(
+    "的 了 吗 呢 吧 啊 呀 么 嘛 我 你 他 她 我们 你们 请问 一下 怎么 怎么办 怎样 如何 什么 哪些 哪里 是 在 要 想 有 和 与 "
+    "可以 能 能不能 需要 那个 这个 就是 然后 还有 给 办 办理 手续 一个 个 下 去 到 吗？ ， 。 ？ ！ , . ? ! 、 ：".split()
+)
+
+_converter_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _keep(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    if cat in ("So", "Sk", "Cs", "Co", "Cn"):  # emoji, symbols, surrogates, private use, unassigned
+        return False
+    if cat.startswith("C") and ch not in "\n\t":
+        return False
+    return True
+
+
+def normalize(text: str, limit: int = MAX_CHARS) -> str:
+    """Traditional → simplified, full-width → half-width, no emoji, filler or control characters."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text[: limit * 4])
+    text = "".join(ch for ch in text if _keep(ch))
+    with _converter_lock:
+        text = _t2s().convert(text)
+    text = _FILLER.sub("", text)
+    text = _REPEAT_PUNCT.sub(r"\1", text)
+    text = _SPACES.sub(" ", text).strip().lower()
+    return text[:limit]
+
+
+def is_meaningful(text: str) -> bool:
+    """True when the text has at least one letter, digit or Chinese character."""
+    return any(ch.isalnum() for ch in text)
+
+
+class Segmenter:
+    """A private jieba dictionary (service names, aliases, materials stay whole)."""
+
+    def __init__(self, words: Iterable[str] = ()) -> None:
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        self._lock = threading.Lock()
+        self.add_words(words)
+
+    def add_words(self, words: Iterable[str]) -> None:
+        with self._lock:
+            for w in words:
+                w = w.strip()
+                if 1 < len(w) <= 20:
+                    self._jieba.add_word(w, freq=2000)
+
+    def words(self, text: str) -> List[str]:
+        with self._lock:
+            return [w for w in self._jieba.lcut(text) if w.strip()]
+
+
+def char_ngrams(text: str, n: int = 2) -> List[str]:
+    chars = [c for c in text if "\u4e00" <= c <= "\u9fff" or c.isalnum()]
+    return ["".join(chars[i : i + n]) for i in range(len(chars) - n + 1)]
+
+
+def search_tokens(seg: Segmenter, text: str) -> List[str]:
+    """Words plus character bigrams: words for precision, bigrams for typos and odd segmentations."""
+    text = normalize(text)
+    words = [w for w in seg.words(text) if w not in STOPWORDS and is_meaningful(w)]
+    return words + ["#" + g for g in char_ngrams(text)]
