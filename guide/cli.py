@@ -101,6 +101,30 @@ def _kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from bot.train import train
+
+    train(test=args.test_model, if_stale=args.if_stale)
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from bot.routing import OUT_OF_SCOPE, RouteDecision
+    from bot.runner import NLURunner
+    from knowledge.text import is_meaningful, normalize
+
+    runner = NLURunner(Path(args.model) if args.model else None)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not is_meaningful(normalize(text)):
+            decision = RouteDecision(OUT_OF_SCOPE, "nlu_fallback", 0.0, 0.0, [])
+        else:
+            decision = runner.route(text)
+        sys.stdout.write(json.dumps(decision.as_route_json(text), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guide", description="在线导办助手命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("text", nargs="+")
     se.add_argument("-k", type=int, default=5)
     se.set_defaults(func=_kb_search)
+
+    tr = sub.add_parser("train", help="从知识库生成训练数据并训练 Rasa 模型")
+    tr.add_argument("--if-stale", action="store_true", help="输入未变化时跳过")
+    tr.add_argument("--test-model", action="store_true", help="训练轮数较少的测试模型")
+    tr.set_defaults(func=_train)
+
+    ro = sub.add_parser("route", help="路由：stdin 每行一个问题，stdout 每行一个 JSON")
+    ro.add_argument("--model", help="模型文件（默认最新）")
+    ro.set_defaults(func=_route)
     return parser
 
 

@@ -85,10 +85,14 @@ class KnowledgeHolder:
         return self._kb
 
     def _load(self) -> KnowledgeBase:
-        from knowledge.importer import sync_sources
+        from knowledge.importer import ImportRefused, sync_sources
 
-        if self.store.is_empty():
+        try:
             sync_sources(self.store, self.settings.data_dir)
+        except ImportRefused as exc:
+            if self.store.is_empty():
+                raise RuntimeError("知识库源文件有错误，无法导入：\n" + "\n".join(map(str, exc.problems[:20]))) from exc
+            log.error("YAML sources not imported (%d problems); serving the database content", len(exc.problems))
         kb = from_store(self.store, self.settings.base_url)
         kb.index  # build now, not on the first resident's question
         log.info("knowledge base loaded: %d services", len(kb.services))

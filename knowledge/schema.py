@@ -457,5 +457,6 @@ class CityProfile(Strict):
     hotline: str
     notice_prefix: str
     complaint_channels: List[str] = Field(..., min_items=1)
+    districts: List[str] = []
     departments: Dict[str, Department]
     halls: Dict[str, Hall]

@@ -1,0 +1,79 @@
+"""The routing decision from one NLU parse: go to a service, ask which one, or say it is out of scope.
+
+Shared by the bot's actions, ``guide route`` and the editor's hit test, so they never
+disagree.  Thresholds come from settings and are tuned by ``make eval``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from guide.settings import get_settings
+
+ROUTE, CLARIFY, OUT_OF_SCOPE, NOT_A_SERVICE = "route", "clarify", "out_of_scope", "not_a_service"
+# intents that are about the conversation itself, not about which service
+CONVERSATIONAL = {
+    "greet", "goodbye", "thanks", "affirm", "deny", "choose_option", "ask_human", "complain", "rate",
+    "start_prereview", "finish_upload", "ask_status", "chitchat",
+}
+ELEMENT_INTENTS = {
+    "ask_materials", "ask_conditions", "ask_time", "ask_fee", "ask_location", "ask_hours", "ask_contact",
+    "ask_process", "ask_online", "ask_appointment", "ask_result",
+}
+
+
+@dataclass
+class RouteDecision:
+    kind: str
+    intent: str
+    intent_confidence: float
+    confidence: float
+    services: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def service_id(self) -> Optional[str]:
+        return self.services[0]["id"] if self.kind == ROUTE and self.services else None
+
+    def as_route_json(self, text: str) -> Dict[str, Any]:
+        """The ``guide route`` contract (ARCHITECTURE.md)."""
+        return {
+            "text": text,
+            "intent": self.intent,
+            "confidence": round(self.confidence, 4),
+            "services": [{"id": s["id"], "name": s["name"], "score": s["score"]} for s in self.services[:5]],
+            "out_of_scope": self.kind == OUT_OF_SCOPE,
+        }
+
+
+def nlu_intent(parse: Dict[str, Any]) -> tuple:
+    """The classifier's own intent, looking through ``nlu_fallback``."""
+    intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
+    conf = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    if intent == "nlu_fallback":
+        for item in parse.get("intent_ranking") or []:
+            if item.get("name") != "nlu_fallback":
+                return item.get("name"), float(item.get("confidence") or 0.0)
+    return intent, conf
+
+
+def decide(parse: Dict[str, Any]) -> RouteDecision:
+    s = get_settings()
+    intent, intent_conf = nlu_intent(parse)
+    ranking = list(parse.get("service_ranking") or [])
+    confidence = float(parse.get("service_confidence") or 0.0)
+    top = ranking[0] if ranking else None
+    phrase_hit = bool(top and top.get("phrase"))
+    margin = (ranking[0]["score"] - ranking[1]["score"]) if len(ranking) > 1 else (top["score"] if top else 0.0)
+
+    if intent in CONVERSATIONAL and intent_conf >= 0.6 and not (phrase_hit and confidence >= s.route_accept):
+        return RouteDecision(NOT_A_SERVICE, intent, intent_conf, confidence, ranking)
+    if top is None:
+        return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, 0.0, [])
+    if intent == "out_of_scope" and intent_conf >= 0.85 and confidence < s.route_accept and not phrase_hit:
+        return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, confidence, ranking)
+    if confidence >= s.route_accept and (margin >= s.route_margin or phrase_hit):
+        return RouteDecision(ROUTE, intent, intent_conf, confidence, ranking)
+    if confidence >= s.route_reject or (phrase_hit and top["score"] >= 0.3):
+        return RouteDecision(CLARIFY, intent, intent_conf, confidence, ranking)
+    return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, confidence, ranking)
