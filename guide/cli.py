@@ -125,6 +125,32 @@ def _route(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from bot.guard import precheck
+    from bot.local import LocalBot
+
+    print("正在加载模型…", file=sys.stderr)
+    with LocalBot(Path(args.model) if args.model else None) as bot:
+        print("您好，我是政务服务在线导办助手。请说说您想办的事（输入 exit 退出）。")
+        while True:
+            try:
+                text = input("您：")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                break
+            if text.strip().lower() in ("exit", "quit", "退出"):
+                break
+            reply, clean = precheck(text)
+            if reply:
+                print(f"助手：{reply}")
+                continue
+            for message in bot.send(args.sender, clean):
+                print("助手：" + message.get("text", ""))
+                for b in message.get("buttons") or []:
+                    print(f"      [{b.get('title')}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guide", description="在线导办助手命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,10 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     ro = sub.add_parser("route", help="路由：stdin 每行一个问题，stdout 每行一个 JSON")
     ro.add_argument("--model", help="模型文件（默认最新）")
     ro.set_defaults(func=_route)
+
+    ch = sub.add_parser("chat", help="在终端里和助手对话")
+    ch.add_argument("--model")
+    ch.add_argument("--sender", default="terminal")
+    ch.set_defaults(func=_chat)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,302 @@
+"""Rasa custom actions. Thin: they read slots and the parse, call routing and the answer renderer.
+
+Slots: ``service`` (current service id), ``scenario`` (chosen 情形 id), ``candidates``
+(services offered in a clarifying question), ``pending`` (what a bare "2" or "好的"
+answers: a service choice, a scenario choice, an offer), ``fallback_count``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answers import (
+    ELEMENT_OF_INTENT,
+    clarify_text,
+    element_answer,
+    out_of_scope_text,
+    overview,
+    parse_choice,
+    split_message,
+)
+from bot.routing import CLARIFY, ELEMENT_INTENTS, ROUTE, decide, nlu_intent
+from knowledge.base import KnowledgeBase, current
+from knowledge.schema import Service
+
+log = logging.getLogger(__name__)
+HANDOFF_AFTER_FALLBACKS = 2
+SWITCH_CONFIDENCE = 0.8
+
+
+def say(dispatcher: CollectingDispatcher, text: str, buttons: Optional[List[Dict[str, str]]] = None) -> None:
+    """Send text in phone-sized parts; buttons go with the last part."""
+    parts = split_message(text)
+    for i, part in enumerate(parts):
+        if buttons and i == len(parts) - 1:
+            dispatcher.utter_message(text=part, buttons=buttons)
+        else:
+            dispatcher.utter_message(text=part)
+
+
+def numbered_buttons(labels: List[str]) -> List[Dict[str, str]]:
+    return [{"title": f"{n}. {label}", "payload": str(n)} for n, label in enumerate(labels, 1)]
+
+
+def mentioned_service(tracker: Tracker) -> Optional[str]:
+    """A service named verbatim (name or alias) in the latest message."""
+    for ent in tracker.latest_message.get("entities") or []:
+        if ent.get("entity") == "service" and ent.get("value"):
+            return str(ent["value"])
+    return None
+
+
+def present_service(svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispatcher, element: Optional[str], previous: Optional[str]) -> List[EventType]:
+    """Answer about a newly chosen service: the asked element, or an overview (+ scenario question)."""
+    events: List[EventType] = [SlotSet("service", svc.id), SlotSet("candidates", None), SlotSet("fallback_count", 0)]
+    if previous != svc.id:
+        events.append(SlotSet("scenario", None))
+    if element in ELEMENT_INTENTS:
+        say(dispatcher, element_answer(svc, kb, element))
+        pending = {"type": "scenario"} if element == "ask_materials" and svc.scenarios else None
+        events.append(SlotSet("pending", pending))
+    else:
+        buttons = numbered_buttons([s.name for s in svc.scenarios]) if svc.scenarios else None
+        say(dispatcher, overview(svc, kb), buttons)
+        events.append(SlotSet("pending", {"type": "scenario"} if svc.scenarios else None))
+    return events
+
+
+def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: CollectingDispatcher, element: Optional[str]) -> List[EventType]:
+    options = decision_services[:3]
+    say(dispatcher, clarify_text(options), numbered_buttons([o["name"] for o in options]))
+    return [
+        SlotSet("candidates", [o["id"] for o in options]),
+        SlotSet("pending", {"type": "service_choice", "element": element}),
+    ]
+
+
+def not_understood(tracker: Tracker, dispatcher: CollectingDispatcher, kb: KnowledgeBase) -> List[EventType]:
+    count = int(tracker.get_slot("fallback_count") or 0) + 1
+    offer = count >= HANDOFF_AFTER_FALLBACKS
+    say(dispatcher, out_of_scope_text(kb, offer_human=offer), [{"title": "转人工", "payload": "/ask_human"}] if offer else None)
+    events: List[EventType] = [SlotSet("fallback_count", count)]
+    if offer:
+        events.append(SlotSet("pending", {"type": "offer_human"}))
+    return events
+
+
+class ActionGreet(Action):
+    def name(self) -> Text:
+        return "action_greet"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(response="utter_greet")
+        return []
+
+
+class ActionRoute(Action):
+    """Find the service for the resident's question, ask which one, or say what we can do."""
+
+    def name(self) -> Text:
+        return "action_route"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        parse = tracker.latest_message
+        decision = decide(parse)
+        pending = tracker.get_slot("pending") or {}
+        element = pending.get("element") if pending.get("type") == "element" else None
+        element = element or (decision.intent if decision.intent in ELEMENT_INTENTS else None)
+        if decision.kind == ROUTE and decision.service_id and kb.service(decision.service_id):
+            svc = kb.service(decision.service_id)
+            assert svc is not None
+            return present_service(svc, kb, dispatcher, element, tracker.get_slot("service"))
+        if decision.kind == CLARIFY:
+            options = [s for s in decision.services if kb.service(s["id"])]
+            return offer_choices(options, dispatcher, element)
+        return not_understood(tracker, dispatcher, kb)
+
+
+class ActionAnswerElement(Action):
+    """Materials, time, fee, place … for the current service (or a service named in the question)."""
+
+    def name(self) -> Text:
+        return "action_answer_element"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        parse = tracker.latest_message
+        intent, _ = nlu_intent(parse)
+        current_id = tracker.get_slot("service")
+        named = mentioned_service(tracker)
+        decision = decide(parse)
+        target = named
+        if target is None and decision.kind == ROUTE and decision.confidence >= SWITCH_CONFIDENCE:
+            target = decision.service_id
+        if target and target != current_id and kb.service(target):
+            svc = kb.service(target)
+            assert svc is not None
+            return present_service(svc, kb, dispatcher, intent, current_id)
+        svc = kb.service(current_id) if current_id else None
+        if svc is None:
+            if decision.kind == CLARIFY:
+                return offer_choices(decision.services, dispatcher, intent)
+            label = ELEMENT_OF_INTENT.get(intent, "情况")
+            say(dispatcher, f"您想了解哪件事的{label}？告诉我事项名称或您的情况，比如“新生儿落户”“企业注销”。")
+            return [SlotSet("pending", {"type": "element", "element": intent})]
+        say(dispatcher, element_answer(svc, kb, intent, tracker.get_slot("scenario")))
+        if intent == "ask_materials" and svc.scenarios and not tracker.get_slot("scenario"):
+            return [SlotSet("pending", {"type": "scenario"})]
+        return []
+
+
+class ActionChooseOption(Action):
+    """A bare number or "第二个": picks an offered service or scenario."""
+
+    def name(self) -> Text:
+        return "action_choose_option"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        pending = tracker.get_slot("pending") or {}
+        text = tracker.latest_message.get("text") or ""
+        if pending.get("type") == "service_choice":
+            candidates = tracker.get_slot("candidates") or []
+            idx = parse_choice(text, len(candidates))
+            if idx is None:
+                say(dispatcher, f"请回复 1 到 {len(candidates)} 之间的序号。")
+                return []
+            svc = kb.service(candidates[idx])
+            if svc is None:
+                return not_understood(tracker, dispatcher, kb)
+            return present_service(svc, kb, dispatcher, pending.get("element"), tracker.get_slot("service"))
+        svc = kb.service(tracker.get_slot("service") or "")
+        if pending.get("type") == "scenario" and svc is not None and svc.scenarios:
+            idx = parse_choice(text, len(svc.scenarios))
+            if idx is None:
+                say(dispatcher, f"请回复 1 到 {len(svc.scenarios)} 之间的序号选择情形。")
+                return []
+            scenario = svc.scenarios[idx]
+            say(dispatcher, element_answer(svc, kb, "ask_materials", scenario.id))
+            return [SlotSet("scenario", scenario.id), SlotSet("pending", None)]
+        say(dispatcher, "请先告诉我您想办什么事，比如“宝宝出生要办什么”。")
+        return []
+
+
+class ActionAffirmDeny(Action):
+    def name(self) -> Text:
+        return "action_affirm_deny"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        intent, _ = nlu_intent(tracker.latest_message)
+        pending = tracker.get_slot("pending") or {}
+        if pending.get("type") == "offer_human":
+            if intent == "affirm":
+                return ActionHandoff().run(dispatcher, tracker, domain)
+            say(dispatcher, "好的。您可以换个说法描述要办的事，我再帮您找找。")
+            return [SlotSet("pending", None)]
+        if intent == "affirm":
+            if tracker.get_slot("service"):
+                say(dispatcher, "好的。" + "您想了解材料、时限、费用、地点还是能否网上办？")
+            else:
+                say(dispatcher, "好的，请告诉我您想办的事。")
+        else:
+            say(dispatcher, "好的，还有其他需要办理的事吗？")
+        return [SlotSet("pending", None)]
+
+
+class ActionHandoff(Action):
+    """Asks for a person. Until the agent workbench is live, tells the resident how to reach one."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        svc = kb.service(tracker.get_slot("service") or "")
+        lines = [f"人工导办专员可以为您进一步解答。请拨打{kb.profile.hotline}政务服务便民热线（24小时人工服务）。"]
+        if svc is not None:
+            from knowledge.elements import contacts
+
+            lines.append(f"关于【{svc.name}】，也可以咨询：" + "；".join(contacts(svc, kb.context)[:2]))
+        say(dispatcher, "\n".join(lines))
+        return [SlotSet("pending", None), SlotSet("fallback_count", 0)]
+
+
+class ActionComplain(Action):
+    def name(self) -> Text:
+        return "action_complain"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        channels = "\n".join(f"{n}. {c}" for n, c in enumerate(kb.profile.complaint_channels, 1))
+        say(dispatcher, f"很抱歉给您带来不好的体验。您可以通过以下方式投诉，我们会按规定时限核实处理并答复：\n{channels}\n回复“转人工”可由人工专员记录您的诉求。")
+        return [SlotSet("pending", {"type": "offer_human"})]
+
+
+class ActionRate(Action):
+    def name(self) -> Text:
+        return "action_rate"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        levels = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+        text = tracker.latest_message.get("text") or ""
+        chosen = next((lv for lv in sorted(levels, key=len, reverse=True) if lv in text), None)
+        if chosen is None:
+            say(dispatcher, "请为本次服务评价：", numbered_buttons(levels))
+            return [SlotSet("pending", {"type": "rating"})]
+        if chosen in ("不满意", "非常不满意"):
+            say(dispatcher, f"已收到您的评价：{chosen}。很抱歉没能让您满意，我们会核实整改并把结果告诉您。")
+        else:
+            say(dispatcher, f"已收到您的评价：{chosen}。感谢您的支持！")
+        return [SlotSet("pending", None)]
+
+
+class ActionStartPrereview(Action):
+    """Lists what to upload for the current service and scenario (documents the government holds are skipped)."""
+
+    def name(self) -> Text:
+        return "action_start_prereview"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        svc = kb.service(tracker.get_slot("service") or "")
+        if svc is None:
+            say(dispatcher, "请先告诉我您要办理的事项，我再告诉您需要上传哪些材料。")
+            return [SlotSet("pending", {"type": "element", "element": "ask_materials"})]
+        scenario = tracker.get_slot("scenario")
+        if svc.scenarios and not scenario:
+            say(dispatcher, f"预审【{svc.name}】前，请先选择您的情形：", numbered_buttons([s.name for s in svc.scenarios]))
+            return [SlotSet("pending", {"type": "scenario"})]
+        needed = [m for m in svc.materials_for(scenario) if m.must_submit]
+        lines = [f"【{svc.name}】预审需要上传以下材料（照片或PDF）："] + [f"{n}. {m.name}" for n, m in enumerate(needed, 1)]
+        lines.append("已通过电子证照或数据共享获取的材料无需上传。")
+        say(dispatcher, "\n".join(lines))
+        return [SlotSet("prereview", {"service": svc.id, "scenario": scenario, "files": []})]
+
+
+class ActionFinishUpload(Action):
+    def name(self) -> Text:
+        return "action_finish_upload"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        state = tracker.get_slot("prereview") or {}
+        if not state.get("service"):
+            say(dispatcher, "还没有开始预审。请先告诉我要办的事项，再回复“预审”。")
+            return []
+        say(dispatcher, "收到。请在网页版对话中上传材料文件，上传完成后系统会一次性告知全部需要补正的问题。")
+        return []
+
+
+class ActionAskStatus(Action):
+    def name(self) -> Text:
+        return "action_ask_status"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        kb = current()
+        say(dispatcher, f"查询12345工单进度，请拨打{kb.profile.hotline}并提供工单编号，或在{kb.profile.app_name}“我的诉求”中查看。")
+        return []
