@@ -151,6 +151,20 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import run
+
+    run(Path(args.model) if args.model else None, show_errors=args.errors)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bot.benchmark import run
+
+    run(Path(args.model) if args.model else None, rounds=args.rounds)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guide", description="在线导办助手命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--model")
     ch.add_argument("--sender", default="terminal")
     ch.set_defaults(func=_chat)
+
+    ev = sub.add_parser("eval", help="评测：路由准确率（含 BM25 基线）")
+    ev.add_argument("--model")
+    ev.add_argument("--errors", type=int, default=25, help="打印多少条错误样例")
+    ev.set_defaults(func=_eval)
+    be = sub.add_parser("bench", help="基准：训练、加载、单条消息延迟")
+    be.add_argument("--model")
+    be.add_argument("--rounds", type=int, default=10)
+    be.set_defaults(func=_bench)
     return parser
 
 

@@ -41,7 +41,7 @@ def check_service(
     def err(path: Sequence[Any], message: str, severity: str = "error") -> None:
         out.append(Problem(file, line_of(node, list(path)) if node is not None else 1, message, severity))
 
-    if not file.endswith(f"{svc.id}.yml"):
+    if file.startswith("services/") and file != f"services/{svc.id}.yml":
         err(["id"], f"文件名须与事项 id 一致（{svc.id}.yml）")
     if row is None:
         err(["id"], f"{svc.id} 不在主题事项目录中")

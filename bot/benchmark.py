@@ -1,0 +1,61 @@
+"""Routing benchmarks: training time, model load, and one message through NLU + action for one resident.
+
+Figures are printed, never asserted: this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from guide.settings import ROOT
+
+CONVERSATION = [
+    "你好", "宝宝刚出生要办什么", "1", "要带什么材料", "多久能办好", "收费吗", "能网上办吗",
+    "公司不干了怎么注销", "需要什么材料", "在哪里办", "谢谢",
+]
+
+
+def percentile(values: List[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def run(model: Optional[Path] = None, rounds: int = 10) -> Dict[str, float]:
+    from bot.local import LocalBot
+
+    started = time.time()
+    bot = LocalBot(model)
+    load = time.time() - started
+    try:
+        bot.send("warmup", "你好")
+        latencies: List[float] = []
+        for r in range(rounds):
+            sender = f"bench-{r}"
+            for text in CONVERSATION:
+                t = time.perf_counter()
+                bot.send(sender, text)
+                latencies.append((time.perf_counter() - t) * 1000)
+    finally:
+        bot.close()
+    training = {}
+    last = ROOT / "var" / "training" / "last_training.json"
+    if last.exists():
+        training = json.loads(last.read_text())
+    figures = {
+        "training_seconds": float(training.get("seconds", 0.0)),
+        "model_load_seconds": round(load, 1),
+        "message_p50_ms": round(statistics.median(latencies), 1),
+        "message_p95_ms": round(percentile(latencies, 95), 1),
+        "messages": len(latencies),
+    }
+    print("路由基准（单个居民，NLU + 动作服务器，真实 HTTP）")
+    if training:
+        print(f"  最近一次训练：{training.get('model')}，{training.get('seconds')} 秒（目标 ≤ 600 秒）")
+    print(f"  模型加载（含动作服务器启动）：{load:.1f} 秒（目标 ≤ 30 秒）")
+    print(f"  每条消息：p50 {figures['message_p50_ms']} ms，p95 {figures['message_p95_ms']} ms，共 {len(latencies)} 条（目标 p50 ≤ 50 ms，p95 ≤ 150 ms）")
+    return figures
