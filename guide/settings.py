@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     var_dir: Path = ROOT / "var"
     database_url: str = ""
     redis_url: str = ""
+    embedded_redis_port: int = 6380
     city_profile: Optional[Path] = None
 
     gateway_host: str = "127.0.0.1"

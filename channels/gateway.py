@@ -1,0 +1,137 @@
+"""The gateway (FastAPI): web chat, public guide pages, health checks.
+
+Routes stay thin: the web chat relays to Rasa's REST channel after the input guard;
+guide pages render the knowledge base.  WeChat, the agent workbench and the editor
+mount here as they land.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from typing import Any, Dict, List
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from bot.guard import long_note, precheck
+from channels import ui_text
+from guide.settings import get_settings
+from knowledge.base import current
+from knowledge.elements import ELEMENTS
+
+log = logging.getLogger(__name__)
+app = FastAPI(title="在线导办助手网关", version="0.1.0")
+COOKIE = "guide_resident"
+
+
+class ChatIn(BaseModel):
+    text: str = Field("", max_length=20000)
+
+
+class ChatOut(BaseModel):
+    messages: List[Dict[str, Any]]
+
+
+@app.on_event("startup")
+def _startup() -> None:
+    current()
+    try:
+        from knowledge.events import start_listening
+
+        start_listening()
+    except Exception as exc:  # no Redis: pages still serve, reload on restart
+        log.warning("knowledge change listener not started: %s", exc)
+
+
+@app.get("/healthz")
+def healthz() -> Dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/readyz")
+def readyz() -> JSONResponse:
+    settings = get_settings()
+    checks: Dict[str, str] = {}
+    try:
+        checks["rasa"] = "ok" if httpx.get(f"{settings.rasa_base}/status", timeout=2).status_code == 200 else "down"
+    except httpx.HTTPError:
+        checks["rasa"] = "down"
+    checks["knowledge"] = "ok" if current().services else "empty"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse(checks, status_code=200 if ok else 503)
+
+
+def _resident_id(request: Request, response: Response) -> str:
+    rid = request.cookies.get(COOKIE)
+    if not rid or len(rid) > 64 or not rid.replace("-", "").isalnum():
+        rid = "web-" + secrets.token_hex(12)
+        response.set_cookie(COOKIE, rid, max_age=30 * 24 * 3600, httponly=True, samesite="lax")
+    return rid
+
+
+@app.post("/api/chat", response_model=ChatOut)
+async def chat(body: ChatIn, request: Request, response: Response) -> ChatOut:
+    sender = _resident_id(request, response)
+    reply, text = precheck(body.text)
+    if reply:
+        return ChatOut(messages=[{"text": reply}])
+    settings = get_settings()
+    try:
+        async with httpx.AsyncClient(timeout=20) as client:
+            r = await client.post(f"{settings.rasa_base}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+            r.raise_for_status()
+            messages = r.json() or []
+    except (httpx.HTTPError, ValueError) as exc:
+        log.error("rasa unreachable: %s", exc)
+        return ChatOut(messages=[{"text": ui_text.BOT_UNAVAILABLE}])
+    note = long_note(body.text)
+    if note:
+        messages.insert(0, {"text": note})
+    return ChatOut(messages=[{k: v for k, v in m.items() if k in ("text", "buttons", "image")} for m in messages])
+
+
+@app.get("/", response_class=HTMLResponse)
+def chat_page() -> HTMLResponse:
+    return HTMLResponse(ui_text.render_chat_page())
+
+
+@app.get("/guide", response_class=HTMLResponse)
+def guide_index(q: str = "") -> HTMLResponse:
+    kb = current()
+    if q.strip():
+        services = [kb.services[h.service_id] for h in kb.index.search(q, k=10)]
+    else:
+        services = kb.ordered()
+    rows = "".join(
+        f'<li><a href="/guide/{s.id}">{html.escape(s.name)}</a> <small>{html.escape(s.domain)} · {s.audience.value}</small></li>' for s in services
+    )
+    body = (
+        f'<form role="search"><label>搜索事项 <input name="q" value="{html.escape(q)}"></label> <button>搜索</button></form>'
+        f"<ul>{rows or '<li>没有找到相关事项</li>'}</ul>"
+    )
+    return HTMLResponse(ui_text.page("办事指南", body))
+
+
+@app.get("/guide/{service_id}", response_class=HTMLResponse)
+def guide_page(service_id: str) -> HTMLResponse:
+    kb = current()
+    svc = kb.service(service_id)
+    if svc is None:
+        body = f"<p>{ui_text.GUIDE_NOT_FOUND}</p><form action=\"/guide\"><input name=\"q\" aria-label=\"搜索事项\"> <button>搜索</button></form>"
+        return HTMLResponse(ui_text.page("未找到该事项", body), status_code=404)
+    elements = kb.elements(service_id)
+    parts = [f"<p>{html.escape(svc.summary)}</p>"]
+    for name in ELEMENTS:
+        anchor = ' id="results"' if name == "结果名称" else ""
+        parts.append(f"<h2{anchor}>{name}</h2><p>{html.escape(elements[name]).replace(chr(10), '<br>')}</p>")
+    parts.append("<h2>常见问题</h2>" + "".join(f"<h3>{html.escape(f.q)}</h3><p>{html.escape(f.a)}</p>" for f in svc.faqs))
+    return HTMLResponse(ui_text.page(svc.name, "".join(parts)))
+
+
+@app.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
