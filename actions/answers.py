@@ -91,8 +91,11 @@ def element_answer(svc: Service, kb: KnowledgeBase, intent: str, scenario: Optio
         text = head + (f"（{sc}）" if sc else "") + "所需材料：\n" + body
         if svc.scenarios and not sc:
             text += "\n不同情形材料不同，回复序号选择您的情形：" + "；".join(f"{n}. {s.name}" for n, s in enumerate(svc.scenarios, 1))
-        elif svc.deferral.allowed:
-            text += f"\n可容缺受理：{'、'.join(svc.deferral.materials)}，受理后{svc.deferral.deadline_days}个工作日内补交。"
+        else:
+            names = {m.name for m in svc.materials_for(scenario)}
+            deferred = [m for m in svc.deferral.materials if m in names]
+            if svc.deferral.allowed and deferred:
+                text += f"\n可容缺受理：{'、'.join(deferred)}，受理后{svc.deferral.deadline_days}个工作日内补交。"
         return text
     if intent == "ask_conditions":
         return head + "受理条件：\n" + _numbered(svc.conditions)

@@ -1,0 +1,38 @@
+"""The routing decision from a parse: route, clarify, or out of scope."""
+
+from bot.routing import CLARIFY, NOT_A_SERVICE, OUT_OF_SCOPE, ROUTE, decide
+
+
+def parse(intent: str, conf: float, ranking: list, confidence: float) -> dict:
+    return {"intent": {"name": intent, "confidence": conf}, "intent_ranking": [{"name": intent, "confidence": conf}],
+            "service_ranking": ranking, "service_confidence": confidence}
+
+
+R = [{"id": "T001", "name": "新生儿出生一件事", "score": 0.8, "phrase": ""}, {"id": "T002", "name": "生育登记服务一件事", "score": 0.3, "phrase": ""}]
+
+
+def test_confident_and_clear_routes() -> None:
+    d = decide(parse("ask_service", 0.9, R, 0.95))
+    assert d.kind == ROUTE and d.service_id == "T001"
+    assert d.as_route_json("q")["out_of_scope"] is False
+
+
+def test_close_candidates_are_clarified() -> None:
+    close = [dict(R[0], score=0.5), dict(R[1], score=0.45)]
+    assert decide(parse("ask_service", 0.9, close, 0.6)).kind == CLARIFY
+
+
+def test_weak_evidence_is_out_of_scope() -> None:
+    d = decide(parse("out_of_scope", 0.99, R, 0.05))
+    assert d.kind == OUT_OF_SCOPE and d.as_route_json("天气")["out_of_scope"] is True
+
+
+def test_greeting_is_not_a_service_question() -> None:
+    assert decide(parse("greet", 0.98, R, 0.1)).kind == NOT_A_SERVICE
+
+
+def test_fallback_intent_looks_through_to_the_classifier() -> None:
+    p = parse("nlu_fallback", 0.45, R, 0.95)
+    p["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_service", "confidence": 0.4}]
+    d = decide(p)
+    assert d.intent == "ask_service" and d.kind == ROUTE
