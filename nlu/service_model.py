@@ -17,6 +17,7 @@ import numpy as np
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 from knowledge.search import SearchIndex
 from knowledge.text import Segmenter, normalize
@@ -56,7 +57,8 @@ class ServiceModel:
         self.seed = seed
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         self.word = TfidfVectorizer(analyzer=split_words, sublinear_tf=True, min_df=1)
-        self.clf: Optional[LogisticRegression] = None
+        self.clf: Optional[LinearSVC] = None
+        self.temperature = 6.0
         self.calibrator: Optional[LogisticRegression] = None
         self.labels: List[str] = []
         self._seg: Optional[Segmenter] = None
@@ -84,11 +86,21 @@ class ServiceModel:
             return hstack([self.char.fit_transform(norm), self.word.fit_transform(words)]).tocsr()
         return hstack([self.char.transform(norm), self.word.transform(words)]).tocsr()
 
-    def _fit_clf(self, texts: Sequence[str], labels: Sequence[str]) -> LogisticRegression:
+    def _fit_clf(self, texts: Sequence[str], labels: Sequence[str]) -> LinearSVC:
+        """A linear SVM (one-vs-rest, liblinear): seconds for 200 classes where multinomial LR takes minutes."""
         x = self._x(texts, fit=True)
-        clf = LogisticRegression(C=20.0, max_iter=300, random_state=self.seed)
+        clf = LinearSVC(C=0.5, random_state=self.seed)
         clf.fit(x, labels)
         return clf
+
+    def _probs(self, texts: Sequence[str]) -> np.ndarray:
+        """Softmax over SVM margins; the calibrator turns the combined score into a probability."""
+        assert self.clf is not None
+        margins = np.atleast_2d(self.clf.decision_function(self._x(texts)))
+        if margins.shape[1] == 1:  # two classes: liblinear returns one column
+            margins = np.hstack([-margins, margins])
+        z = np.exp((margins - margins.max(axis=1, keepdims=True)) * self.temperature)
+        return z / z.sum(axis=1, keepdims=True)
 
     # ------------------------------------------------------------------ training
 
@@ -127,8 +139,7 @@ class ServiceModel:
     # ------------------------------------------------------------------ inference
 
     def _rank(self, text: str, index: SearchIndex) -> Ranking:
-        assert self.clf is not None
-        probs = self.clf.predict_proba(self._x([text]))[0]
+        probs = self._probs([text])[0]
         p_clf: Dict[str, float] = {lab: float(p) for lab, p in zip(self.labels, probs)}
         p_none = p_clf.pop(NONE, 0.0)
         raw = index.bm25_scores(text)

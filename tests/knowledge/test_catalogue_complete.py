@@ -54,16 +54,11 @@ def test_single_items_match_the_catalogue(export: dict) -> None:
         assert {i["name"] for i in s["single_items"]} == rows[s["id"]], s["id"]
 
 
-def test_search_index_builds_fast_and_finds_aliases() -> None:
-    import time
-
+def test_search_finds_every_service_by_its_alias() -> None:
     from knowledge.search import build_index
 
     kb = current()
-    started = time.perf_counter()
     index = build_index(kb.services.values())
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5  # generous bound for a noisy machine; `make bench` prints the real figure
     for svc in kb.ordered():
         hits = index.search(svc.aliases[0], k=5)
         assert svc.id in [h.service_id for h in hits], (svc.id, svc.aliases[0])
