@@ -8,7 +8,7 @@ answers: a service choice, a scenario choice, an offer), ``fallback_count``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -32,7 +32,7 @@ HANDOFF_AFTER_FALLBACKS = 2
 SWITCH_CONFIDENCE = 0.8
 
 
-def say(dispatcher: CollectingDispatcher, text: str, buttons: Optional[List[Dict[str, str]]] = None) -> None:
+def say(dispatcher: CollectingDispatcher, text: str, buttons: List[Dict[str, str]] | None = None) -> None:
     """Send text in phone-sized parts; buttons go with the last part."""
     parts = split_message(text)
     for i, part in enumerate(parts):
@@ -46,7 +46,7 @@ def numbered_buttons(labels: List[str]) -> List[Dict[str, str]]:
     return [{"title": f"{n}. {label}", "payload": str(n)} for n, label in enumerate(labels, 1)]
 
 
-def mentioned_service(tracker: Tracker) -> Optional[str]:
+def mentioned_service(tracker: Tracker) -> str | None:
     """A service named verbatim (name or alias) in the latest message."""
     for ent in tracker.latest_message.get("entities") or []:
         if ent.get("entity") == "service" and ent.get("value"):
@@ -54,7 +54,7 @@ def mentioned_service(tracker: Tracker) -> Optional[str]:
     return None
 
 
-def present_service(svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispatcher, element: Optional[str], previous: Optional[str]) -> List[EventType]:
+def present_service(svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispatcher, element: str | None, previous: str | None) -> List[EventType]:
     """Answer about a newly chosen service: the asked element, or an overview (+ scenario question)."""
     events: List[EventType] = [SlotSet("service", svc.id), SlotSet("candidates", None), SlotSet("fallback_count", 0)]
     if previous != svc.id:
@@ -70,7 +70,7 @@ def present_service(svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispa
     return events
 
 
-def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: CollectingDispatcher, element: Optional[str]) -> List[EventType]:
+def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: CollectingDispatcher, element: str | None) -> List[EventType]:
     options = decision_services[:3]
     say(dispatcher, clarify_text(options), numbered_buttons([o["name"] for o in options]))
     return [
@@ -90,10 +90,10 @@ def not_understood(tracker: Tracker, dispatcher: CollectingDispatcher, kb: Knowl
 
 
 class ActionGreet(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_greet"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         dispatcher.utter_message(response="utter_greet")
         return []
 
@@ -101,10 +101,10 @@ class ActionGreet(Action):
 class ActionRoute(Action):
     """Find the service for the resident's question, ask which one, or say what we can do."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_route"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         parse = tracker.latest_message
         decision = decide(parse)
@@ -124,10 +124,10 @@ class ActionRoute(Action):
 class ActionAnswerElement(Action):
     """Materials, time, fee, place … for the current service (or a service named in the question)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_element"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         parse = tracker.latest_message
         intent, _ = nlu_intent(parse)
@@ -157,10 +157,10 @@ class ActionAnswerElement(Action):
 class ActionChooseOption(Action):
     """A bare number or "第二个": picks an offered service or scenario."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_choose_option"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         pending = tracker.get_slot("pending") or {}
         text = tracker.latest_message.get("text") or ""
@@ -188,10 +188,10 @@ class ActionChooseOption(Action):
 
 
 class ActionAffirmDeny(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_affirm_deny"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent, _ = nlu_intent(tracker.latest_message)
         pending = tracker.get_slot("pending") or {}
         if pending.get("type") == "offer_human":
@@ -212,10 +212,10 @@ class ActionAffirmDeny(Action):
 class ActionHandoff(Action):
     """Asks for a person. Until the agent workbench is live, tells the resident how to reach one."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         svc = kb.service(tracker.get_slot("service") or "")
         lines = [f"人工导办专员可以为您进一步解答。请拨打{kb.profile.hotline}政务服务便民热线（24小时人工服务）。"]
@@ -228,10 +228,10 @@ class ActionHandoff(Action):
 
 
 class ActionComplain(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_complain"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         channels = "\n".join(f"{n}. {c}" for n, c in enumerate(kb.profile.complaint_channels, 1))
         say(dispatcher, f"很抱歉给您带来不好的体验。您可以通过以下方式投诉，我们会按规定时限核实处理并答复：\n{channels}\n回复“转人工”可由人工专员记录您的诉求。")
@@ -239,10 +239,10 @@ class ActionComplain(Action):
 
 
 class ActionRate(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_rate"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         levels = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
         text = tracker.latest_message.get("text") or ""
         chosen = next((lv for lv in sorted(levels, key=len, reverse=True) if lv in text), None)
@@ -259,10 +259,10 @@ class ActionRate(Action):
 class ActionStartPrereview(Action):
     """Lists what to upload for the current service and scenario (documents the government holds are skipped)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_prereview"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         svc = kb.service(tracker.get_slot("service") or "")
         if svc is None:
@@ -280,10 +280,10 @@ class ActionStartPrereview(Action):
 
 
 class ActionFinishUpload(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_finish_upload"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         state = tracker.get_slot("prereview") or {}
         if not state.get("service"):
             say(dispatcher, "还没有开始预审。请先告诉我要办的事项，再回复“预审”。")
@@ -293,10 +293,10 @@ class ActionFinishUpload(Action):
 
 
 class ActionAskStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_status"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         say(dispatcher, f"查询12345工单进度，请拨打{kb.profile.hotline}并提供工单编号，或在{kb.profile.app_name}“我的诉求”中查看。")
         return []

@@ -7,7 +7,7 @@ pin them, and an edit in the knowledge base changes them without retraining.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from knowledge.base import KnowledgeBase
 from knowledge.elements import contacts, hours_text, materials_text, places_text, total_limit
@@ -77,11 +77,11 @@ def overview(svc: Service, kb: KnowledgeBase) -> str:
     return "\n".join(lines)
 
 
-def scenario_name(svc: Service, scenario: Optional[str]) -> Optional[str]:
+def scenario_name(svc: Service, scenario: str | None) -> str | None:
     return next((s.name for s in svc.scenarios if s.id == scenario), None)
 
 
-def element_answer(svc: Service, kb: KnowledgeBase, intent: str, scenario: Optional[str] = None) -> str:
+def element_answer(svc: Service, kb: KnowledgeBase, intent: str, scenario: str | None = None) -> str:
     """Answer one follow-up about the current service."""
     ctx = kb.context
     head = f"【{svc.name}】"
@@ -163,7 +163,7 @@ def out_of_scope_text(kb: KnowledgeBase, offer_human: bool) -> str:
 CN_NUMBERS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
-def parse_choice(text: str, count: int) -> Optional[int]:
+def parse_choice(text: str, count: int) -> int | None:
     """'2', '第二个', '选3', '最后一个' → a 0-based index, or None."""
     t = text.strip()
     if "最后" in t and count:

@@ -9,7 +9,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from guide.settings import ROOT
 
@@ -25,7 +25,7 @@ def percentile(values: List[float], p: float) -> float:
     return ordered[k]
 
 
-def run(model: Optional[Path] = None, rounds: int = 10) -> Dict[str, float]:
+def run(model: Path | None = None, rounds: int = 10) -> Dict[str, float]:
     from bot.local import LocalBot
 
     started = time.time()

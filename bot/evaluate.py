@@ -13,12 +13,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import yaml
 
-from bot.routing import OUT_OF_SCOPE, NOT_A_SERVICE, RouteDecision
+from bot.routing import NOT_A_SERVICE, OUT_OF_SCOPE, RouteDecision
 from guide.settings import ROOT
 
 HELDOUT = ROOT / "tests" / "eval" / "routing_heldout.yml"
@@ -67,7 +67,7 @@ def bm25_baseline(index, ins: Sequence[Tuple[str, str]], outs: Sequence[str]) ->
 
     rin = [ranked(t) for t, _ in ins]
     rout = [ranked(t)[1] for t in outs]
-    best: Optional[Tuple[float, Scores]] = None
+    best: Tuple[float, Scores] | None = None
     for thr in np.linspace(0, max([s for _, s in rin] + [1.0]), 60):
         sc = score([(r, s < thr) for r, s in rin], [g for _, g in ins], [s < thr for s in rout])
         objective = sc.top1 + sc.oos_rejection
@@ -78,7 +78,7 @@ def bm25_baseline(index, ins: Sequence[Tuple[str, str]], outs: Sequence[str]) ->
     return best[1], best_thr
 
 
-def run(model: Optional[Path] = None, show_errors: int = 25) -> Dict[str, float]:
+def run(model: Path | None = None, show_errors: int = 25) -> Dict[str, float]:
     from bot.runner import NLURunner
     from knowledge.base import current
 

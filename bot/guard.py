@@ -6,7 +6,7 @@ of a model turn, so odd input gets a friendly answer and never a stack trace.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 from knowledge.text import MAX_CHARS, is_meaningful, normalize
 
@@ -15,7 +15,7 @@ NOISE_REPLY = "抱歉，没能看懂这条消息。请用文字描述您想办�
 LONG_NOTE = f"（您的消息较长，我先按前{MAX_CHARS}个字理解。）"
 
 
-def precheck(text: object) -> Tuple[Optional[str], str]:
+def precheck(text: object) -> Tuple[str | None, str]:
     """Returns (reply_instead_of_model, text_to_send). ``reply`` is None when the text is fine."""
     if not isinstance(text, str):
         return NOISE_REPLY, ""
@@ -33,5 +33,5 @@ def precheck(text: object) -> Tuple[Optional[str], str]:
     return None, stripped[: MAX_CHARS * 2]
 
 
-def long_note(text: str) -> Optional[str]:
+def long_note(text: str) -> str | None:
     return LONG_NOTE if len(text.strip()) > MAX_CHARS else None

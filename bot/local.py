@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import httpx
 
@@ -27,7 +27,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_action_server(port: int, env: Optional[Dict[str, str]] = None, log_path: Optional[Path] = None) -> subprocess.Popen:
+def start_action_server(port: int, env: Dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen:
     """Start ``rasa_sdk`` serving our ``actions`` package and wait until /health answers."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -52,7 +52,7 @@ def start_action_server(port: int, env: Optional[Dict[str, str]] = None, log_pat
 
 
 class LocalBot:
-    def __init__(self, model: Optional[Path] = None, test: bool = False, action_url: Optional[str] = None) -> None:
+    def __init__(self, model: Path | None = None, test: bool = False, action_url: str | None = None) -> None:
         quiet_logs()
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
@@ -62,7 +62,7 @@ class LocalBot:
         path = model or latest_model(test=test) or latest_model(test=not test)
         if path is None:
             raise SystemExit("还没有训练好的模型：请先运行 make model（或 guide train）")
-        self.action_proc: Optional[subprocess.Popen] = None
+        self.action_proc: subprocess.Popen | None = None
         if action_url is None:
             port = free_port()
             self.action_proc = start_action_server(port)
@@ -88,7 +88,7 @@ class LocalBot:
                 self.action_proc.kill()
             self.action_proc = None
 
-    def __enter__(self) -> "LocalBot":
+    def __enter__(self) -> LocalBot:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -7,7 +7,7 @@ disagree.  Thresholds come from settings and are tuned by ``make eval``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from guide.settings import get_settings
 
@@ -32,7 +32,7 @@ class RouteDecision:
     services: List[Dict[str, Any]] = field(default_factory=list)
 
     @property
-    def service_id(self) -> Optional[str]:
+    def service_id(self) -> str | None:
         return self.services[0]["id"] if self.kind == ROUTE and self.services else None
 
     def as_route_json(self, text: str) -> Dict[str, Any]:

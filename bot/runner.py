@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from bot.routing import RouteDecision, decide
 
@@ -28,7 +28,7 @@ def quiet_logs() -> None:
 
 
 class NLURunner:
-    def __init__(self, model: Optional[Path] = None, test: bool = False) -> None:
+    def __init__(self, model: Path | None = None, test: bool = False) -> None:
         quiet_logs()
         from rasa.core.agent import Agent
 

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import yaml
 
@@ -82,7 +82,7 @@ def model_path(kb: KnowledgeBase, test: bool) -> Path:
     return get_settings().model_dir / f"{prefix}-{fingerprint(kb, test)}.tar.gz"
 
 
-def latest_model(test: bool = False) -> Optional[Path]:
+def latest_model(test: bool = False) -> Path | None:
     """The model for the current inputs if trained, else the newest one of its kind."""
     kb = current()
     exact = model_path(kb, test)

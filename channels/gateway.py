@@ -7,7 +7,6 @@ mount here as they land.
 
 from __future__ import annotations
 
-import html
 import logging
 import secrets
 from typing import Any, Dict, List
@@ -19,12 +18,13 @@ from pydantic import BaseModel, Field
 
 from bot.guard import long_note, precheck
 from channels import ui_text
+from channels.guide_pages import router as guide_router
 from guide.settings import get_settings
 from knowledge.base import current
-from knowledge.elements import ELEMENTS
 
 log = logging.getLogger(__name__)
 app = FastAPI(title="在线导办助手网关", version="0.1.0")
+app.include_router(guide_router)
 COOKIE = "guide_resident"
 
 
@@ -97,39 +97,6 @@ async def chat(body: ChatIn, request: Request, response: Response) -> ChatOut:
 @app.get("/", response_class=HTMLResponse)
 def chat_page() -> HTMLResponse:
     return HTMLResponse(ui_text.render_chat_page())
-
-
-@app.get("/guide", response_class=HTMLResponse)
-def guide_index(q: str = "") -> HTMLResponse:
-    kb = current()
-    if q.strip():
-        services = [kb.services[h.service_id] for h in kb.index.search(q, k=10)]
-    else:
-        services = kb.ordered()
-    rows = "".join(
-        f'<li><a href="/guide/{s.id}">{html.escape(s.name)}</a> <small>{html.escape(s.domain)} · {s.audience.value}</small></li>' for s in services
-    )
-    body = (
-        f'<form role="search"><label>搜索事项 <input name="q" value="{html.escape(q)}"></label> <button>搜索</button></form>'
-        f"<ul>{rows or '<li>没有找到相关事项</li>'}</ul>"
-    )
-    return HTMLResponse(ui_text.page("办事指南", body))
-
-
-@app.get("/guide/{service_id}", response_class=HTMLResponse)
-def guide_page(service_id: str) -> HTMLResponse:
-    kb = current()
-    svc = kb.service(service_id)
-    if svc is None:
-        body = f"<p>{ui_text.GUIDE_NOT_FOUND}</p><form action=\"/guide\"><input name=\"q\" aria-label=\"搜索事项\"> <button>搜索</button></form>"
-        return HTMLResponse(ui_text.page("未找到该事项", body), status_code=404)
-    elements = kb.elements(service_id)
-    parts = [f"<p>{html.escape(svc.summary)}</p>"]
-    for name in ELEMENTS:
-        anchor = ' id="results"' if name == "结果名称" else ""
-        parts.append(f"<h2{anchor}>{name}</h2><p>{html.escape(elements[name]).replace(chr(10), '<br>')}</p>")
-    parts.append("<h2>常见问题</h2>" + "".join(f"<h3>{html.escape(f.q)}</h3><p>{html.escape(f.a)}</p>" for f in svc.faqs))
-    return HTMLResponse(ui_text.page(svc.name, "".join(parts)))
 
 
 @app.exception_handler(HTTPException)

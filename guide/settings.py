@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 from pydantic import BaseSettings, Field
 
@@ -23,7 +22,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str = ""
     embedded_redis_port: int = 6380
-    city_profile: Optional[Path] = None
+    city_profile: Path | None = None
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 from urllib.parse import urlparse
 
 import httpx
@@ -45,7 +45,7 @@ class Process:
     def __init__(self, name: str, cmd: List[str], health: str, env: Dict[str, str], log_dir: Path, timeout: float) -> None:
         self.name, self.cmd, self.health, self.env, self.timeout = name, cmd, health, env, timeout
         self.log_path = log_dir / f"{name}.log"
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         log = open(self.log_path, "ab")

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from guide.settings import Settings, get_settings
 from knowledge.elements import Context, element_texts
@@ -28,7 +28,7 @@ class KnowledgeBase:
     services: Dict[str, Service]
     base_url: str = ""
     loaded_at: float = field(default_factory=time.time)
-    _index: Optional[SearchIndex] = None
+    _index: SearchIndex | None = None
 
     @property
     def index(self) -> SearchIndex:
@@ -40,13 +40,13 @@ class KnowledgeBase:
     def context(self) -> Context:
         return Context(self.profile, self.materials, self.base_url)
 
-    def service(self, service_id: str) -> Optional[Service]:
+    def service(self, service_id: str) -> Service | None:
         return self.services.get(service_id)
 
-    def by_name(self, name: str) -> Optional[Service]:
+    def by_name(self, name: str) -> Service | None:
         return next((s for s in self.services.values() if s.name == name), None)
 
-    def elements(self, service_id: str, scenario: Optional[str] = None) -> Dict[str, str]:
+    def elements(self, service_id: str, scenario: str | None = None) -> Dict[str, str]:
         return element_texts(self.services[service_id], self.context, scenario)
 
     def guide_url(self, service_id: str) -> str:
@@ -71,10 +71,10 @@ def from_store(store: Store, base_url: str = "") -> KnowledgeBase:
 class KnowledgeHolder:
     """Process-wide current knowledge base; ``reload`` swaps it in one assignment."""
 
-    def __init__(self, settings: Optional[Settings] = None) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self._lock = threading.Lock()
-        self._kb: Optional[KnowledgeBase] = None
+        self._kb: KnowledgeBase | None = None
         self.store = Store(self.settings.db_url)
 
     def get(self) -> KnowledgeBase:
@@ -94,18 +94,18 @@ class KnowledgeHolder:
                 raise RuntimeError("知识库源文件有错误，无法导入：\n" + "\n".join(map(str, exc.problems[:20]))) from exc
             log.error("YAML sources not imported (%d problems); serving the database content", len(exc.problems))
         kb = from_store(self.store, self.settings.base_url)
-        kb.index  # build now, not on the first resident's question
+        _ = kb.index  # build now, not on the first resident's question
         log.info("knowledge base loaded: %d services", len(kb.services))
         return kb
 
     def reload(self) -> KnowledgeBase:
         kb = from_store(self.store, self.settings.base_url)
-        kb.index
+        _ = kb.index
         self._kb = kb
         return kb
 
 
-_holder: Optional[KnowledgeHolder] = None
+_holder: KnowledgeHolder | None = None
 
 
 def holder() -> KnowledgeHolder:

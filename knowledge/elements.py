@@ -8,7 +8,7 @@ never disagree with the parts they summarise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from knowledge.schema import CityProfile, MaterialType, Service, SingleItem, TimeLimit
 
@@ -54,7 +54,7 @@ def item_code(svc: Service, profile: CityProfile) -> str:
     return f"{profile.region_code}YJS{svc.id[1:]}"
 
 
-def total_limit(svc: Service, legal: bool, scenario: Optional[str] = None) -> TimeLimit:
+def total_limit(svc: Service, legal: bool, scenario: str | None = None) -> TimeLimit:
     items = svc.items_for(scenario)
     days = critical_path(items, (lambda i: i.legal_limit) if legal else (lambda i: i.promised_limit))
     return TimeLimit(days=days)
@@ -81,7 +81,7 @@ def material_line(svc: Service, name: str, ctx: Context) -> str:
     return f"{text}：{m.note}" if m.note else text
 
 
-def materials_text(svc: Service, ctx: Context, scenario: Optional[str] = None) -> str:
+def materials_text(svc: Service, ctx: Context, scenario: str | None = None) -> str:
     mats = svc.materials_for(scenario)
     submit = [material_line(svc, m.name, ctx) for m in mats if m.must_submit]
     exempt = [f"{m.name}（{m.source.value}）" for m in mats if not m.must_submit]
@@ -139,7 +139,7 @@ def _flag(flag: Any, yes: str = "支持", no: str = "不支持") -> str:
     return text
 
 
-def element_texts(svc: Service, ctx: Context, scenario: Optional[str] = None) -> Dict[str, str]:
+def element_texts(svc: Service, ctx: Context, scenario: str | None = None) -> Dict[str, str]:
     """All 26 elements as readable Chinese text, in the standard order."""
     legal, promised = total_limit(svc, True, scenario), total_limit(svc, False, scenario)
     items = svc.items_for(scenario)

@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import redis
 
@@ -34,7 +34,7 @@ def announce_change(service_ids: List[str], quiet: bool = False) -> int:
 class ChangeListener(threading.Thread):
     """Background thread: on every announcement, call ``on_change`` (which reloads)."""
 
-    def __init__(self, on_change: Callable[[List[str]], None], client: Optional[redis.Redis] = None) -> None:
+    def __init__(self, on_change: Callable[[List[str]], None], client: redis.Redis | None = None) -> None:
         super().__init__(name="kb-change-listener", daemon=True)
         self.on_change = on_change
         self.client = client
@@ -64,7 +64,7 @@ class ChangeListener(threading.Thread):
         self._stop.set()
 
 
-_listener: Optional[ChangeListener] = None
+_listener: ChangeListener | None = None
 
 
 def start_listening() -> ChangeListener:

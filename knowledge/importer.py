@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from knowledge.loader import Problem, Sources, load_sources, parse_model, read_catalogue, read_yaml
 from knowledge.schema import CityProfile, MaterialType, Service
@@ -220,5 +220,5 @@ def _prune(doc: Any) -> Any:
     return doc
 
 
-def first_error_line(problems: List[Problem]) -> Optional[Problem]:
+def first_error_line(problems: List[Problem]) -> Problem | None:
     return problems[0] if problems else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Dict, Iterable, List, Sequence, Tuple, Type, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -127,7 +127,7 @@ def read_yaml(text: str, file: str) -> Tuple[Any, List[Problem]]:
         return None, [Problem(file, 1, f"YAML 格式错误：{exc}")]
 
 
-def parse_model(model: Type[M], node: Any, file: str) -> Tuple[Optional[M], List[Problem]]:
+def parse_model(model: Type[M], node: Any, file: str) -> Tuple[M | None, List[Problem]]:
     """Validate a YAML node against a model; map each error to its line."""
     if not isinstance(node, dict):
         return None, [Problem(file, 1, "文件内容须为键值结构")]
@@ -142,14 +142,14 @@ def parse_model(model: Type[M], node: Any, file: str) -> Tuple[Optional[M], List
         return None, problems
 
 
-def load_text(model: Type[M], text: str, file: str) -> Tuple[Optional[M], List[Problem]]:
+def load_text(model: Type[M], text: str, file: str) -> Tuple[M | None, List[Problem]]:
     node, problems = read_yaml(text, file)
     if problems:
         return None, problems
     return parse_model(model, node, file)
 
 
-def load_file(model: Type[M], path: Path, root: Path = DATA_DIR) -> Tuple[Optional[M], List[Problem]]:
+def load_file(model: Type[M], path: Path, root: Path = DATA_DIR) -> Tuple[M | None, List[Problem]]:
     try:
         rel = str(path.relative_to(root))
     except ValueError:
@@ -180,7 +180,7 @@ def read_catalogue(path: Path = DATA_DIR / "catalogue.csv") -> List[CatalogueRow
 class Sources:
     """Everything read from a data directory, before cross-reference checks."""
 
-    profile: Optional[CityProfile]
+    profile: CityProfile | None
     materials: List[Tuple[MaterialType, str, int]]
     services: List[Tuple[Service, str, Any]]
     catalogue: List[CatalogueRow]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from pydantic import BaseModel, Field, root_validator, validator
 
@@ -160,6 +160,9 @@ class TimeLimit(Strict):
     def kind(self) -> str:
         return "即办件" if self.days == 0 else "承诺件"
 
+    def short(self) -> str:
+        return "即办" if self.days == 0 else f"{self.days}个{self.unit.value}"
+
     def text(self) -> str:
         base = "即办（当场办结）" if self.days == 0 else f"{self.days}个{self.unit.value}"
         return f"{base}，{self.note}" if self.note else base
@@ -274,8 +277,8 @@ class SingleItem(Strict):
 
 class FormatRule(Strict):
     types: List[FileType] = []
-    max_mb: Optional[float] = Field(None, gt=0, le=50)
-    min_width: Optional[int] = Field(None, gt=0)
+    max_mb: float | None = Field(None, gt=0, le=50)
+    min_width: int | None = Field(None, gt=0)
     pages: str = ""
 
 
@@ -292,7 +295,7 @@ class ServiceMaterial(Strict):
     scenarios: List[str] = []
     used_by: List[str] = Field(..., min_items=1)
     holder: Holder = Holder.申请人
-    format: Optional[FormatRule] = None
+    format: FormatRule | None = None
     note: str = ""
 
     @root_validator(skip_on_failure=True)
@@ -348,19 +351,19 @@ class Service(Strict):
     def online(self) -> bool:
         return bool({Channel.网上办理, Channel.掌上办理} & set(self.channels))
 
-    def item(self, name: str) -> Optional[SingleItem]:
+    def item(self, name: str) -> SingleItem | None:
         return next((i for i in self.single_items if i.name == name), None)
 
-    def material(self, name: str) -> Optional[ServiceMaterial]:
+    def material(self, name: str) -> ServiceMaterial | None:
         return next((m for m in self.materials if m.name == name), None)
 
-    def materials_for(self, scenario: Optional[str]) -> List[ServiceMaterial]:
+    def materials_for(self, scenario: str | None) -> List[ServiceMaterial]:
         """The merged list for one scenario (all scenarios when ``None``)."""
         if scenario is None:
             return list(self.materials)
         return [m for m in self.materials if not m.scenarios or scenario in m.scenarios]
 
-    def items_for(self, scenario: Optional[str]) -> List[SingleItem]:
+    def items_for(self, scenario: str | None) -> List[SingleItem]:
         if scenario is None:
             return list(self.single_items)
         return [i for i in self.single_items if not i.scenarios or scenario in i.scenarios]
@@ -374,7 +377,7 @@ class Recognition(Strict):
 
     keywords: List[str] = Field(..., min_items=1)
     min_hits: int = Field(1, ge=1)
-    aspect_ratio: Optional[float] = Field(None, gt=0)
+    aspect_ratio: float | None = Field(None, gt=0)
     layout: str = ""
 
 
@@ -393,7 +396,7 @@ class MaterialType(Strict):
     e_certificate: bool = False
     recognition: Recognition
     fields: List[str] = []
-    validity: Optional[Validity] = None
+    validity: Validity | None = None
     checksums: List[Checksum] = []
     needs_seal: bool = False
     needs_signature: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List
 
 from sqlalchemy import (
     JSON,
@@ -133,7 +133,7 @@ class Store:
         with self.session() as s:
             return list(s.execute(select(ServiceRow).order_by(ServiceRow.id)).scalars())
 
-    def service(self, service_id: str) -> Optional[ServiceRow]:
+    def service(self, service_id: str) -> ServiceRow | None:
         with self.session() as s:
             return s.get(ServiceRow, service_id)
 
@@ -141,7 +141,7 @@ class Store:
         with self.session() as s:
             return [r.document for r in s.execute(select(MaterialRow).order_by(MaterialRow.id)).scalars()]
 
-    def profile(self) -> Optional[Dict[str, Any]]:
+    def profile(self) -> Dict[str, Any] | None:
         with self.session() as s:
             row = s.get(ProfileRow, "city")
             return row.document if row else None
@@ -151,7 +151,7 @@ class Store:
             q = select(VersionRow).where(VersionRow.service_id == service_id).order_by(VersionRow.version.desc())
             return list(s.execute(q).scalars())
 
-    def version(self, service_id: str, version: int) -> Optional[VersionRow]:
+    def version(self, service_id: str, version: int) -> VersionRow | None:
         with self.session() as s:
             q = select(VersionRow).where(VersionRow.service_id == service_id, VersionRow.version == version)
             return s.execute(q).scalars().first()
@@ -168,7 +168,7 @@ class Store:
         last = s.execute(q.limit(1)).scalar()
         return (last or 0) + 1
 
-    def publish_in(self, s: Session, document: Dict[str, Any], author: str, reason: str, reviewer: Optional[str] = None) -> Optional[int]:
+    def publish_in(self, s: Session, document: Dict[str, Any], author: str, reason: str, reviewer: str | None = None) -> int | None:
         """Make ``document`` the published version; returns the new version or None if unchanged."""
         digest = content_hash(document)
         sid = document["id"]

@@ -6,6 +6,7 @@ voice-transcription filler; everything downstream sees one normal form.
 
 from __future__ import annotations
 
+import logging as _logging
 import re
 import threading
 import unicodedata
@@ -13,10 +14,9 @@ from functools import lru_cache
 from typing import Iterable, List
 
 import jieba
-import logging as _logging
+import opencc
 
 jieba.setLogLevel(_logging.WARNING)
-import opencc
 
 MAX_CHARS = 500
 

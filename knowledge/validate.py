@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Sequence, Set
 
 from knowledge.loader import CatalogueRow, Problem, Sources, line_of
 from knowledge.schema import CityProfile, MaterialSource, MaterialType, Service
@@ -31,9 +31,9 @@ def check_service(
     svc: Service,
     file: str,
     node: Any,
-    profile: Optional[CityProfile],
+    profile: CityProfile | None,
     materials: Dict[str, MaterialType],
-    row: Optional[CatalogueRow],
+    row: CatalogueRow | None,
 ) -> List[Problem]:
     """Every check that concerns one service on its own."""
     out: List[Problem] = []
@@ -181,7 +181,7 @@ def check_sources(src: Sources, require_all: bool = True) -> List[Problem]:
     for alias, owners in alias_owner.items():
         ids = sorted({o[0] for o in owners})
         if len(ids) > 1:
-            for sid, file, line in owners:
+            for _sid, file, line in owners:
                 problems.append(Problem(file, line, f"别名“{alias}”同时属于 {'、'.join(ids)}，会造成路由歧义"))
         if alias in names and names[alias] not in ids:
             sid, file, line = owners[0]

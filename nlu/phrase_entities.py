@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 import jieba
 import spacy
@@ -98,8 +98,8 @@ class TaggerCache:
     def __init__(self, kb_provider: Any = current) -> None:
         self._provider = kb_provider
         self._lock = threading.Lock()
-        self._kb: Optional[KnowledgeBase] = None
-        self._tagger: Optional[PhraseTagger] = None
+        self._kb: KnowledgeBase | None = None
+        self._tagger: PhraseTagger | None = None
 
     def get(self) -> PhraseTagger:
         kb = self._provider()
@@ -118,13 +118,13 @@ class KBPhraseEntityExtractor(GraphComponent):
         self.cache = TaggerCache()
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {}
 
     @classmethod
     def create(
-        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
-    ) -> "KBPhraseEntityExtractor":
+        cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
+    ) -> KBPhraseEntityExtractor:
         from knowledge.events import start_listening
 
         try:
@@ -143,12 +143,12 @@ class KBPhraseEntityExtractor(GraphComponent):
         return messages
 
 
-def tag_text(text: str, cache: Optional[TaggerCache] = None) -> List[Dict[str, Any]]:
+def tag_text(text: str, cache: TaggerCache | None = None) -> List[Dict[str, Any]]:
     """Tag outside Rasa (CLI, editor hit test) with the same matcher."""
     return (cache or _default_cache()).get().tag(normalize(text))
 
 
-_cache: Optional[TaggerCache] = None
+_cache: TaggerCache | None = None
 
 
 def _default_cache() -> TaggerCache:

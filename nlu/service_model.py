@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from scipy.sparse import hstack
@@ -57,11 +57,11 @@ class ServiceModel:
         self.seed = seed
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         self.word = TfidfVectorizer(analyzer=split_words, sublinear_tf=True, min_df=1)
-        self.clf: Optional[LinearSVC] = None
+        self.clf: LinearSVC | None = None
         self.temperature = 6.0
-        self.calibrator: Optional[LogisticRegression] = None
+        self.calibrator: LogisticRegression | None = None
         self.labels: List[str] = []
-        self._seg: Optional[Segmenter] = None
+        self._seg: Segmenter | None = None
 
     # ------------------------------------------------------------------ features
 
@@ -104,7 +104,7 @@ class ServiceModel:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, examples: List[Tuple[str, str]], negatives: List[str], index: SearchIndex, phrase_words: Sequence[str] = ()) -> "ServiceModel":
+    def fit(self, examples: List[Tuple[str, str]], negatives: List[str], index: SearchIndex, phrase_words: Sequence[str] = ()) -> ServiceModel:
         """Fit the classifier, then the calibrator on 3 held-out folds."""
         self._segmenter().add_words(phrase_words)
         data = list(examples) + [(t, NONE) for t in negatives]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 

@@ -1,6 +1,5 @@
 """The knowledge base covers all 200 catalogue services at the depth the guides promise."""
 
-import csv
 import re
 from pathlib import Path
 

@@ -24,7 +24,7 @@ def test_wrong_type_points_at_its_line() -> None:
     text = GOOD.replace("visits: 0", "visits: 两次")
     svc, problems = load_text(Service, text, "T001.yml")
     assert svc is None
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("visits:"))
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("visits:"))
     assert any(p.line == line and p.message.startswith("visits") for p in problems)
 
 
