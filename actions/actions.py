@@ -18,6 +18,7 @@ from actions.answers import (
     ELEMENT_OF_INTENT,
     clarify_text,
     element_answer,
+    faq_answer,
     out_of_scope_text,
     overview,
     parse_choice,
@@ -25,11 +26,13 @@ from actions.answers import (
 )
 from bot.routing import CLARIFY, ELEMENT_INTENTS, ROUTE, decide, nlu_intent
 from knowledge.base import KnowledgeBase, current
+from knowledge.faq import best_faq
 from knowledge.schema import Service
 
 log = logging.getLogger(__name__)
 HANDOFF_AFTER_FALLBACKS = 2
 SWITCH_CONFIDENCE = 0.8
+FAQ_OVER_ELEMENT = 0.55  # an FAQ this close beats the generic element answer
 
 
 def say(dispatcher: CollectingDispatcher, text: str, buttons: List[Dict[str, str]] | None = None) -> None:
@@ -54,12 +57,25 @@ def mentioned_service(tracker: Tracker) -> str | None:
     return None
 
 
-def present_service(svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispatcher, element: str | None, previous: str | None) -> List[EventType]:
-    """Answer about a newly chosen service: the asked element, or an overview (+ scenario question)."""
+def answer_faq(svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispatcher, text: str, threshold: float) -> bool:
+    """Answer from the service's FAQ when the question is close to one; True if answered."""
+    hit = best_faq(svc, text, threshold) if text else None
+    if hit is None:
+        return False
+    say(dispatcher, faq_answer(svc, kb, hit[0].q, hit[0].a))
+    return True
+
+
+def present_service(
+    svc: Service, kb: KnowledgeBase, dispatcher: CollectingDispatcher, element: str | None, previous: str | None, text: str = ""
+) -> List[EventType]:
+    """Answer about a newly chosen service: a matching FAQ, the asked element, or an overview (+ scenario question)."""
     events: List[EventType] = [SlotSet("service", svc.id), SlotSet("candidates", None), SlotSet("fallback_count", 0)]
     if previous != svc.id:
         events.append(SlotSet("scenario", None))
-    if element in ELEMENT_INTENTS:
+    if answer_faq(svc, kb, dispatcher, text, FAQ_OVER_ELEMENT if element else 0.45):
+        events.append(SlotSet("pending", None))
+    elif element in ELEMENT_INTENTS:
         say(dispatcher, element_answer(svc, kb, element))
         pending = {"type": "scenario"} if element == "ask_materials" and svc.scenarios else None
         events.append(SlotSet("pending", pending))
@@ -111,10 +127,14 @@ class ActionRoute(Action):
         pending = tracker.get_slot("pending") or {}
         element = pending.get("element") if pending.get("type") == "element" else None
         element = element or (decision.intent if decision.intent in ELEMENT_INTENTS else None)
+        text = parse.get("text") or ""
         if decision.kind == ROUTE and decision.service_id and kb.service(decision.service_id):
             svc = kb.service(decision.service_id)
             assert svc is not None
-            return present_service(svc, kb, dispatcher, element, tracker.get_slot("service"))
+            return present_service(svc, kb, dispatcher, element, tracker.get_slot("service"), text)
+        here = kb.service(tracker.get_slot("service") or "")
+        if here is not None and answer_faq(here, kb, dispatcher, text, 0.45):
+            return [SlotSet("fallback_count", 0)]
         if decision.kind == CLARIFY:
             options = [s for s in decision.services if kb.service(s["id"])]
             return offer_choices(options, dispatcher, element)
@@ -140,8 +160,10 @@ class ActionAnswerElement(Action):
         if target and target != current_id and kb.service(target):
             svc = kb.service(target)
             assert svc is not None
-            return present_service(svc, kb, dispatcher, intent, current_id)
+            return present_service(svc, kb, dispatcher, intent, current_id, parse.get("text") or "")
         svc = kb.service(current_id) if current_id else None
+        if svc is not None and answer_faq(svc, kb, dispatcher, parse.get("text") or "", FAQ_OVER_ELEMENT):
+            return []
         if svc is None:
             if decision.kind == CLARIFY:
                 return offer_choices(decision.services, dispatcher, intent)

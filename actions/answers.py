@@ -144,6 +144,10 @@ def element_answer(svc: Service, kb: KnowledgeBase, intent: str, scenario: str |
     return overview(svc, kb)
 
 
+def faq_answer(svc: Service, kb: KnowledgeBase, question: str, answer: str) -> str:
+    return f"【{svc.name}】{question}\n{answer}\n完整办事指南：{kb.guide_url(svc.id)}"
+
+
 def clarify_text(options: List[Dict[str, str]]) -> str:
     lines = ["您是想办理："] + [f"{n}. {o['name']}" for n, o in enumerate(options, 1)]
     lines.append("请回复序号；都不是的话，换个说法告诉我您的情况，或回复“转人工”。")
