@@ -37,15 +37,18 @@ def knowledge_figures() -> Dict[str, float]:
     kb = from_store(store)
     load = time.perf_counter() - t
     t = time.perf_counter()
-    index = build_index(kb.services.values())
+    build_index(kb.services.values())
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    index = build_index(kb.services.values())  # what a published edit costs: the dictionary is already loaded
     build = time.perf_counter() - t
     queries = ["宝宝刚出生要办什么", "公司不干了怎么注销", "身份证丢了怎么补办", "退休手续怎么办", "开饭馆要办哪些证"] * 20
     t = time.perf_counter()
     for q in queries:
         index.search(q)
     per_query = (time.perf_counter() - t) / len(queries) * 1000
-    print(f"知识库：从数据库加载 {len(kb.services)} 个事项 {load * 1000:.0f} ms；建检索索引 {build * 1000:.0f} ms（目标 < 1 秒）；每次检索 {per_query:.1f} ms")
-    return {"kb_load_ms": round(load * 1000), "index_build_ms": round(build * 1000), "search_ms": round(per_query, 2)}
+    print(f"知识库：从数据库加载 {len(kb.services)} 个事项 {load * 1000:.0f} ms；建检索索引 {build * 1000:.0f} ms（进程首次含加载 jieba 词典 {cold * 1000:.0f} ms；目标 < 1 秒）；每次检索 {per_query:.1f} ms")
+    return {"kb_load_ms": round(load * 1000), "index_build_ms": round(build * 1000), "index_build_cold_ms": round(cold * 1000), "search_ms": round(per_query, 2)}
 
 
 def run(model: Path | None = None, rounds: int = 10) -> Dict[str, float]:

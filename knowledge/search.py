@@ -14,7 +14,7 @@ import bm25s
 import numpy as np
 
 from knowledge.schema import Service
-from knowledge.text import Segmenter, normalize, search_tokens
+from knowledge.text import Segmenter, normalize, search_tokens, shared_segmenter
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class SearchIndex:
 
     def __init__(self, services: Sequence[Service], segmenter: Segmenter | None = None) -> None:
         self.services = list(services)
-        self.segmenter = segmenter or Segmenter(w for s in self.services for w in service_words(s))
+        self.segmenter = segmenter or shared_segmenter()
+        self.segmenter.add_words(w for s in self.services for w in service_words(s))
         corpus = [search_tokens(self.segmenter, _document(s)) for s in self.services]
         self.retriever = bm25s.BM25()
         self.retriever.index(corpus, show_progress=False)

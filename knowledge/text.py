@@ -85,6 +85,20 @@ class Segmenter:
             return [w for w in self._jieba.lcut(text) if w.strip()]
 
 
+_shared: "Segmenter | None" = None
+_shared_lock = threading.Lock()
+
+
+def shared_segmenter() -> Segmenter:
+    """One jieba dictionary per process: loading it costs ~0.5 s, adding words costs microseconds."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Segmenter()
+    return _shared
+
+
 def char_ngrams(text: str, n: int = 2) -> List[str]:
     chars = [c for c in text if "\u4e00" <= c <= "\u9fff" or c.isalnum()]
     return ["".join(chars[i : i + n]) for i in range(len(chars) - n + 1)]
