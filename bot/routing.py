@@ -70,7 +70,7 @@ def decide(parse: Dict[str, Any]) -> RouteDecision:
         return RouteDecision(NOT_A_SERVICE, intent, intent_conf, confidence, ranking)
     if top is None:
         return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, 0.0, [])
-    if intent == "out_of_scope" and intent_conf >= 0.85 and confidence < s.route_accept and not phrase_hit:
+    if intent == "out_of_scope" and intent_conf >= s.oos_intent and top["score"] < s.oos_override_score and not phrase_hit:
         return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, confidence, ranking)
     if confidence >= s.route_accept and (margin >= s.route_margin or phrase_hit):
         return RouteDecision(ROUTE, intent, intent_conf, confidence, ranking)

@@ -93,13 +93,20 @@ def latest_model(test: bool = False) -> Path | None:
     return found[-1] if found else None
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def train(test: bool = False, if_stale: bool = True) -> Path:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     kb = current()
     target = model_path(kb, test)
     if if_stale and target.exists():
-        print(f"模型已是最新：{target.relative_to(ROOT)}")
+        print(f"模型已是最新：{_shown(target)}")
         return target
     paths = write_inputs(kb, test)
     from rasa.api import train as rasa_train
@@ -117,6 +124,6 @@ def train(test: bool = False, if_stale: bool = True) -> Path:
     if result.code != 0 or not result.model:
         raise SystemExit(f"训练失败（exit {result.code}）")
     elapsed = time.time() - started
-    print(f"训练完成：{target.relative_to(ROOT)}，用时 {elapsed:.0f} 秒", flush=True)
+    print(f"训练完成：{_shown(target)}，用时 {elapsed:.0f} 秒", flush=True)
     (TRAIN_DIR / "last_training.json").write_text(json.dumps({"model": target.name, "seconds": round(elapsed, 1), "test": test}), encoding="utf-8")
     return target

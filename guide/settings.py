@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     # routing thresholds (calibrated by `make eval`)
     route_accept: float = 0.55
     route_margin: float = 0.12
-    route_reject: float = 0.30
+    route_reject: float = 0.50
+    oos_intent: float = 0.7  # DIET's out_of_scope confidence that declines …
+    oos_override_score: float = 0.6  # … unless a service scores at least this
 
     class Config:
         env_file = None

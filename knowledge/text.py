@@ -29,11 +29,13 @@ STOPWORDS = frozenset(
 )
 
 _converter_lock = threading.Lock()
+# regional variants OpenCC keeps as they are
+_VARIANTS = {"身分证": "身份证", "身分": "身份", "帐户": "账户", "帐号": "账号", "户囗": "户口"}
 
 
 @lru_cache(maxsize=1)
 def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC("tw2sp")  # Taiwan/HK vocabulary too: 軟體→软件
 
 
 def _keep(ch: str) -> bool:
@@ -53,6 +55,8 @@ def normalize(text: str, limit: int = MAX_CHARS) -> str:
     text = "".join(ch for ch in text if _keep(ch))
     with _converter_lock:
         text = _t2s().convert(text)
+    for old, new in _VARIANTS.items():
+        text = text.replace(old, new)
     text = _FILLER.sub("", text)
     text = _REPEAT_PUNCT.sub(r"\1", text)
     text = _SPACES.sub(" ", text).strip().lower()

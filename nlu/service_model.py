@@ -134,7 +134,7 @@ class ServiceModel:
         c = r.candidates
         top = c[0].score if c else 0.0
         second = c[1].score if len(c) > 1 else 0.0
-        return [top, top - second, r.p_none, c[0].p_clf if c else 0.0, c[0].bm25 if c else 0.0, 1.0 if c and c[0].phrase else 0.0]
+        return [top, top - second, r.p_none, 1.0 if c and c[0].phrase else 0.0]
 
     # ------------------------------------------------------------------ inference
 
@@ -160,7 +160,11 @@ class ServiceModel:
 
     def rank(self, text: str, index: SearchIndex) -> Ranking:
         ranking = self._rank(text, index)
-        if self.calibrator is not None and ranking.candidates:
-            feats = np.asarray([self._calibration_features(ranking)])
+        if not ranking.candidates:
+            return ranking
+        feats = np.asarray([self._calibration_features(ranking)])
+        if self.calibrator is not None and getattr(self.calibrator, "n_features_in_", feats.shape[1]) == feats.shape[1]:
             ranking.confidence = float(self.calibrator.predict_proba(feats)[0][1])
+        else:  # a model pickled by an older version of this class: fall back to the raw score
+            ranking.confidence = float(ranking.candidates[0].score)
         return ranking
