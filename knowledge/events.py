@@ -73,6 +73,9 @@ def start_listening() -> ChangeListener:
     if _listener is None:
         from knowledge.base import holder
 
-        _listener = ChangeListener(lambda ids: holder().reload())
+        def reload(_ids: List[str]) -> None:
+            holder().reload()
+
+        _listener = ChangeListener(reload)
         _listener.start()
     return _listener

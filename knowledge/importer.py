@@ -203,7 +203,7 @@ def export_yaml(kb: Any, out_dir: Path) -> int:
 
     yaml = YAML()
     yaml.allow_unicode = True
-    yaml.width = 4096
+    yaml.width = 4096  # type: ignore[assignment]
     out_dir.mkdir(parents=True, exist_ok=True)
     for svc in kb.ordered():
         with (out_dir / f"{svc.id}.yml").open("w", encoding="utf-8") as fh:

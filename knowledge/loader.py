@@ -62,7 +62,7 @@ _ERROR_TEXT = {
 }
 
 
-def _chinese(err: Dict[str, Any]) -> str:
+def _chinese(err: Any) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == "type_error.enum":

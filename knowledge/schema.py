@@ -400,7 +400,7 @@ class MaterialType(Strict):
     checksums: List[Checksum] = []
     needs_seal: bool = False
     needs_signature: bool = False
-    format: FormatRule = FormatRule(types=[FileType.jpg, FileType.png, FileType.pdf], max_mb=10)
+    format: FormatRule = FormatRule(types=[FileType.jpg, FileType.png, FileType.pdf], max_mb=10, min_width=None)
     description: str = ""
 
     @validator("id")

@@ -7,6 +7,7 @@ second, and rebuilt whenever a guide is published.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
@@ -15,6 +16,8 @@ import numpy as np
 
 from knowledge.schema import Service
 from knowledge.text import Segmenter, normalize, search_tokens, shared_segmenter
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,37 @@ def test_follow_up_without_a_service_asks_which_one(bot) -> None:  # type: ignor
     assert "哪件事" in reply
     reply = talk(bot, s, "新生儿落户")
     assert "所需材料" in reply and slot(bot, s, "service") == "T001"
+
+
+def test_published_edit_changes_the_answer_without_restart(bot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Import a changed fee, announce it on Redis: the running action server answers with it at once."""
+    import time
+
+    from guide.settings import get_settings
+    from knowledge.base import holder
+    from knowledge.events import announce_change
+    from knowledge.importer import import_path
+
+    settings = get_settings()
+    store = holder().store
+    original = store.service("T001").document
+    src = (settings.data_dir / "services" / "T001.yml").read_text(encoding="utf-8")
+    changed = tmp_path / "T001.yml"
+    changed.write_text(src.replace("fee:\n  free: true", "fee:\n  free: false\n  items:\n    - {name: 测试工本费, amount: 7, unit: 元/件}\n  basis:\n    - {law: 《测试收费依据文件》}"), encoding="utf-8")
+    s = new_sender()
+    talk(bot, s, "宝宝刚出生要办什么")
+    try:
+        import_path(store, changed, settings.data_dir, author="test", reason="收费变更测试")
+        announce_change(["T001"])
+        deadline = time.time() + 10
+        reply = ""
+        while time.time() < deadline:
+            reply = talk(bot, s, "收费吗")
+            if "7元/件" in reply:
+                break
+            time.sleep(0.5)
+        assert "7元/件" in reply and "《测试收费依据文件》" in reply
+    finally:
+        with store.session() as sess, sess.begin():
+            store.publish_in(sess, original, author="test", reason="恢复")
+        announce_change(["T001"])

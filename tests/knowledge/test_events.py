@@ -1,0 +1,55 @@
+"""A publish on Redis reaches every listening process, which reloads; the real Redis on loopback."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from knowledge.events import CHANNEL, ChangeListener
+
+
+def test_announcement_reaches_a_listener(redis_client: redis.Redis) -> None:
+    heard: list = []
+    done = threading.Event()
+
+    def on_change(ids: list) -> None:
+        heard.append(ids)
+        done.set()
+
+    listener = ChangeListener(on_change, client=redis_client)
+    listener.start()
+    try:
+        for _ in range(50):  # wait until subscribed
+            if redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1:
+                break
+            threading.Event().wait(0.05)
+        redis_client.publish(CHANNEL, '{"services": ["T001"]}')
+        assert done.wait(5)
+        assert heard == [["T001"]]
+    finally:
+        listener.stop()
+
+
+def test_a_broken_message_does_not_kill_the_listener(redis_client: redis.Redis) -> None:
+    calls: list = []
+    second = threading.Event()
+
+    def on_change(ids: list) -> None:
+        calls.append(ids)
+        if len(calls) == 2:
+            second.set()
+
+    listener = ChangeListener(on_change, client=redis_client)
+    listener.start()
+    try:
+        for _ in range(50):
+            if redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1:
+                break
+            threading.Event().wait(0.05)
+        redis_client.publish(CHANNEL, "not json")
+        redis_client.publish(CHANNEL, '{"services": ["T002"]}')
+        assert second.wait(5)
+        assert calls == [[], ["T002"]]
+    finally:
+        listener.stop()
