@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # routing thresholds (calibrated by `make eval`)
     route_accept: float = 0.55
     route_margin: float = 0.12
-    route_reject: float = 0.50
+    route_reject: float = 0.40
     oos_intent: float = 0.7  # DIET's out_of_scope confidence that declines …
     oos_override_score: float = 0.6  # … unless a service scores at least this
 

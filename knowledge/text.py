@@ -31,6 +31,14 @@ STOPWORDS = frozenset(
 _converter_lock = threading.Lock()
 # regional variants OpenCC keeps as they are
 _VARIANTS = {"身分证": "身份证", "身分": "身份", "帐户": "账户", "帐号": "账号", "户囗": "户口"}
+# English words residents mix in, mapped to the Chinese the guides use (applied after lower-casing)
+_ENGLISH = {
+    "id card": "身份证", "id卡": "身份证", "passport": "护照", "work permit": "工作许可", "residence permit": "居留许可",
+    "driver's license": "驾驶证", "driving license": "驾驶证", "driver license": "驾驶证", "visa": "签证",
+    "business license": "营业执照", "social security card": "社保卡", "social security": "社保", "hukou": "户口",
+    "marriage certificate": "结婚证", "housing fund": "公积金", "pension": "养老金", "retire": "退休", "baby": "宝宝",
+    "company": "公司", "foreigner": "外国人", "trademark": "商标", "patent": "专利", "copyright": "著作权",
+}
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +68,10 @@ def normalize(text: str, limit: int = MAX_CHARS) -> str:
     text = _FILLER.sub("", text)
     text = _REPEAT_PUNCT.sub(r"\1", text)
     text = _SPACES.sub(" ", text).strip().lower()
+    if any("a" <= ch <= "z" for ch in text):
+        for en, zh in _ENGLISH.items():
+            if en in text:
+                text = text.replace(en, zh)
     return text[:limit]
 
 
