@@ -32,7 +32,9 @@ from knowledge.schema import Service
 log = logging.getLogger(__name__)
 HANDOFF_AFTER_FALLBACKS = 2
 SWITCH_CONFIDENCE = 0.8
-FAQ_OVER_ELEMENT = 0.55  # an FAQ this close beats the generic element answer
+FAQ_OVER_ELEMENT = 0.6  # an FAQ this close beats the generic element answer
+FAQ_ON_ROUTE = 0.55  # … beats the overview when a service is first found
+FAQ_FOLLOW_UP = 0.5  # … answers a follow-up the classifier did not place
 
 
 def say(dispatcher: CollectingDispatcher, text: str, buttons: List[Dict[str, str]] | None = None) -> None:
@@ -73,7 +75,7 @@ def present_service(
     events: List[EventType] = [SlotSet("service", svc.id), SlotSet("candidates", None), SlotSet("fallback_count", 0)]
     if previous != svc.id:
         events.append(SlotSet("scenario", None))
-    if answer_faq(svc, kb, dispatcher, text, FAQ_OVER_ELEMENT if element else 0.45):
+    if answer_faq(svc, kb, dispatcher, text, FAQ_OVER_ELEMENT if element else FAQ_ON_ROUTE):
         events.append(SlotSet("pending", None))
     elif element in ELEMENT_INTENTS:
         say(dispatcher, element_answer(svc, kb, element))
@@ -133,7 +135,7 @@ class ActionRoute(Action):
             assert svc is not None
             return present_service(svc, kb, dispatcher, element, tracker.get_slot("service"), text)
         here = kb.service(tracker.get_slot("service") or "")
-        if here is not None and answer_faq(here, kb, dispatcher, text, 0.45):
+        if here is not None and answer_faq(here, kb, dispatcher, text, FAQ_FOLLOW_UP):
             return [SlotSet("fallback_count", 0)]
         if decision.kind == CLARIFY:
             options = [s for s in decision.services if kb.service(s["id"])]
