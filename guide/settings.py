@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     route_margin: float = 0.12
     route_reject: float = 0.40
     oos_intent: float = 0.7  # DIET's out_of_scope confidence that declines …
-    oos_override_score: float = 0.6  # … unless a service scores at least this
+    oos_override_score: float = 0.3  # … unless a service scores at least this
 
     class Config:
         env_file = None

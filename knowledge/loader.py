@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Sequence, Tuple, Type, TypeVar
+from typing import Any, Iterable, List, Sequence, Tuple, Type, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML

@@ -31,6 +31,14 @@ STOPWORDS = frozenset(
 _converter_lock = threading.Lock()
 # regional variants OpenCC keeps as they are
 _VARIANTS = {"身分证": "身份证", "身分": "身份", "帐户": "账户", "帐号": "账号", "户囗": "户口"}
+# homophone typos common in typed and voice-transcribed questions about government services
+_TYPOS = {
+    "护口": "户口", "户囗": "户口", "落护": "落户", "注消": "注销", "公基金": "公积金", "公机金": "公积金", "离昏": "离婚",
+    "结昏": "结婚", "身份正": "身份证", "营业执找": "营业执照", "营业只照": "营业执照", "设保": "社保", "医宝": "医保",
+    "退修": "退休", "驾使证": "驾驶证", "架驶证": "驾驶证", "驾照证": "驾驶证", "底保": "低保", "居注证": "居住证",
+    "出身证明": "出生证明", "抚恤经": "抚恤金", "丧藏": "丧葬", "公组房": "公租房", "执找": "执照", "社报卡": "社保卡",
+    "残急人": "残疾人", "养劳": "养老", "户藉": "户籍", "户集": "户籍", "迁户囗": "迁户口",
+}
 # English words residents mix in, mapped to the Chinese the guides use (applied after lower-casing)
 _ENGLISH = {
     "id card": "身份证", "id卡": "身份证", "passport": "护照", "work permit": "工作许可", "residence permit": "居留许可",
@@ -63,8 +71,10 @@ def normalize(text: str, limit: int = MAX_CHARS) -> str:
     text = "".join(ch for ch in text if _keep(ch))
     with _converter_lock:
         text = _t2s().convert(text)
-    for old, new in _VARIANTS.items():
-        text = text.replace(old, new)
+    for table in (_VARIANTS, _TYPOS):
+        for old, new in table.items():
+            if old in text:
+                text = text.replace(old, new)
     text = _FILLER.sub("", text)
     text = _REPEAT_PUNCT.sub(r"\1", text)
     text = _SPACES.sub(" ", text).strip().lower()

@@ -53,8 +53,9 @@ class Ranking:
 class ServiceModel:
     """Picklable; holds the vectorisers, the classifier and the calibrator."""
 
-    def __init__(self, seed: int = 7) -> None:
+    def __init__(self, seed: int = 7, none_weight: float = 1.0) -> None:
         self.seed = seed
+        self.none_weight = none_weight
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         self.word = TfidfVectorizer(analyzer=split_words, sublinear_tf=True, min_df=1)
         self.clf: LinearSVC | None = None
@@ -89,7 +90,8 @@ class ServiceModel:
     def _fit_clf(self, texts: Sequence[str], labels: Sequence[str]) -> LinearSVC:
         """A linear SVM (one-vs-rest, liblinear): seconds for 200 classes where multinomial LR takes minutes."""
         x = self._x(texts, fit=True)
-        clf = LinearSVC(C=0.5, random_state=self.seed)
+        weights = {NONE: self.none_weight} if NONE in labels else None
+        clf = LinearSVC(C=0.5, random_state=self.seed, class_weight=weights)
         clf.fit(x, labels)
         return clf
 

@@ -41,7 +41,7 @@ def ranking_payload(ranking: Ranking, names: Dict[str, str], k: int = 5) -> List
 class ServiceRouter(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"per_service": 30, "seed": 7}
+        return {"per_service": 30, "seed": 7, "none_weight": 0.5}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, model: ServiceModel | None = None) -> None:
         self.config = config
@@ -73,7 +73,7 @@ class ServiceRouter(GraphComponent):
         negatives = [m.get(TEXT) for m in training_data.intent_examples if (m.get(INTENT) or "").split("/")[0] in NEGATIVE_INTENTS]
         words = [w for s in kb.services.values() for w in service_words(s)]
         log.info("training service router: %d service examples, %d negatives", len(examples), len(negatives))
-        self.model = ServiceModel(seed=self.config["seed"]).fit(examples, negatives, kb.index, words)
+        self.model = ServiceModel(seed=self.config["seed"], none_weight=self.config["none_weight"]).fit(examples, negatives, kb.index, words)
         with self.model_storage.write_to(self.resource) as path:
             with open(path / FILE, "wb") as fh:
                 pickle.dump(self.model, fh)
