@@ -11,7 +11,11 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 export PYTHONWARNINGS := ignore
 
-PYTHON310 := $(shell command -v python3.10 2>/dev/null || ls $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n1)
+# pyenv's 3.10 first (its shim may be inactive), then any python3.10 that actually runs
+PYTHON310 := $(shell ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n1 || true)
+ifeq ($(PYTHON310),)
+PYTHON310 := $(shell python3.10 -c 'import sys; print(sys.executable)' 2>/dev/null)
+endif
 
 help:
 	@echo "make run    – install if needed, train if stale, start everything, print the URLs"
