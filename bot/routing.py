@@ -66,6 +66,9 @@ def decide(parse: Dict[str, Any]) -> RouteDecision:
     phrase_hit = bool(top and top.get("phrase"))
     margin = (ranking[0]["score"] - ranking[1]["score"]) if len(ranking) > 1 else (top["score"] if top else 0.0)
 
+    text = str(parse.get("text") or "")
+    if intent == "choose_option" and len(text.strip()) > 8:
+        intent = "ask_service"  # a choice is "2" or "第二个"; a long sentence with a number in it is a question
     if intent in CONVERSATIONAL and intent_conf >= 0.6 and not (phrase_hit and confidence >= s.route_accept):
         return RouteDecision(NOT_A_SERVICE, intent, intent_conf, confidence, ranking)
     if top is None:

@@ -36,3 +36,11 @@ def test_fallback_intent_looks_through_to_the_classifier() -> None:
     p["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "ask_service", "confidence": 0.4}]
     d = decide(p)
     assert d.intent == "ask_service" and d.kind == ROUTE
+
+
+def test_a_long_sentence_with_a_number_is_not_a_menu_choice() -> None:
+    p = parse("choose_option", 0.7, R, 0.95)
+    p["text"] = "4050人员的社保补贴在哪申请"
+    assert decide(p).kind == ROUTE
+    p["text"] = "2"
+    assert decide(p).kind == NOT_A_SERVICE
