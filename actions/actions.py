@@ -30,6 +30,19 @@ from knowledge.faq import best_faq
 from knowledge.schema import Service
 
 log = logging.getLogger(__name__)
+
+
+def _listen_for_published_guides() -> None:
+    """Reload this action server's knowledge base whenever an editor publishes (Redis pub/sub)."""
+    try:
+        from knowledge.events import start_listening
+
+        start_listening()
+    except Exception as exc:  # no Redis: answers still work, refreshed on restart
+        log.warning("knowledge change listener not started: %s", exc)
+
+
+_listen_for_published_guides()
 HANDOFF_AFTER_FALLBACKS = 2
 SWITCH_CONFIDENCE = 0.8
 FAQ_OVER_ELEMENT = 0.6  # an FAQ this close beats the generic element answer
@@ -97,6 +110,10 @@ def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: Collectin
     ]
 
 
+def is_bare_choice(text: str) -> bool:
+    return len(text.strip()) <= 6 and parse_choice(text, 9) is not None
+
+
 def not_understood(tracker: Tracker, dispatcher: CollectingDispatcher, kb: KnowledgeBase) -> List[EventType]:
     count = int(tracker.get_slot("fallback_count") or 0) + 1
     offer = count >= HANDOFF_AFTER_FALLBACKS
@@ -125,8 +142,10 @@ class ActionRoute(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         parse = tracker.latest_message
-        decision = decide(parse)
         pending = tracker.get_slot("pending") or {}
+        if pending.get("type") in ("service_choice", "scenario") and is_bare_choice(parse.get("text") or ""):
+            return ActionChooseOption().run(dispatcher, tracker, domain)  # "2" answers the open question, whatever NLU thought
+        decision = decide(parse)
         element = pending.get("element") if pending.get("type") == "element" else None
         element = element or (decision.intent if decision.intent in ELEMENT_INTENTS else None)
         text = parse.get("text") or ""

@@ -77,6 +77,6 @@ def decide(parse: Dict[str, Any]) -> RouteDecision:
         return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, confidence, ranking)
     if confidence >= s.route_accept and (margin >= s.route_margin or phrase_hit):
         return RouteDecision(ROUTE, intent, intent_conf, confidence, ranking)
-    if confidence >= s.route_reject or (phrase_hit and top["score"] >= 0.3):
+    if top["score"] >= s.clarify_min_score and (confidence >= s.route_reject or phrase_hit):
         return RouteDecision(CLARIFY, intent, intent_conf, confidence, ranking)
     return RouteDecision(OUT_OF_SCOPE, intent, intent_conf, confidence, ranking)
