@@ -45,6 +45,7 @@ def _listen_for_published_guides() -> None:
 _listen_for_published_guides()
 HANDOFF_AFTER_FALLBACKS = 2
 SWITCH_CONFIDENCE = 0.8
+ELEMENT_CLARIFY_SCORE = 0.35
 FAQ_OVER_ELEMENT = 0.6  # an FAQ this close beats the generic element answer
 FAQ_ON_ROUTE = 0.55  # … beats the overview when a service is first found
 FAQ_FOLLOW_UP = 0.5  # … answers a follow-up the classifier did not place
@@ -186,7 +187,8 @@ class ActionAnswerElement(Action):
         if svc is not None and answer_faq(svc, kb, dispatcher, parse.get("text") or "", FAQ_OVER_ELEMENT):
             return []
         if svc is None:
-            if decision.kind == CLARIFY:
+            # "要带什么材料" alone names no service: only offer candidates the question itself points to
+            if decision.kind == CLARIFY and decision.services[0]["score"] >= ELEMENT_CLARIFY_SCORE:
                 return offer_choices(decision.services, dispatcher, intent)
             label = ELEMENT_OF_INTENT.get(intent, "情况")
             say(dispatcher, f"您想了解哪件事的{label}？告诉我事项名称或您的情况，比如“新生儿落户”“企业注销”。")

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     route_accept: float = 0.55
     route_margin: float = 0.12
     route_reject: float = 0.40
-    clarify_min_score: float = 0.25  # below this even the best candidate is a guess: do not offer it
+    clarify_min_score: float = 0.2  # below this even the best candidate is a guess: do not offer it
     oos_intent: float = 0.7  # DIET's out_of_scope confidence that declines …
     oos_override_score: float = 0.3  # … unless a service scores at least this
 
