@@ -12,9 +12,11 @@ import secrets
 from typing import Any, Dict, List
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from bot.guard import long_note, precheck
 from channels import ui_text
@@ -29,7 +31,7 @@ COOKIE = "guide_resident"
 
 
 class ChatIn(BaseModel):
-    text: str = Field("", max_length=20000)
+    text: str = Field("", description="resident's message; the input guard caps its length")
 
 
 class ChatOut(BaseModel):
@@ -99,6 +101,15 @@ def chat_page() -> HTMLResponse:
     return HTMLResponse(ui_text.render_chat_page())
 
 
+@app.exception_handler(RequestValidationError)
+async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Malformed requests get a polite Chinese answer, never a stack trace or pydantic's English."""
+    return JSONResponse({"messages": [{"text": ui_text.BAD_REQUEST}]}, status_code=422)
+
+
 @app.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    body: Dict[str, Any] = {"detail": exc.detail}
+    if request.url.path.startswith("/api/") and 400 <= exc.status_code < 500:
+        body["messages"] = [{"text": ui_text.BAD_REQUEST}]
+    return JSONResponse(body, status_code=exc.status_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 BOT_UNAVAILABLE = "抱歉，助手暂时无法响应，请稍后再试，或拨打12345政务服务便民热线。"
+BAD_REQUEST = "抱歉，没能读懂这条消息，请重新输入文字后发送。"
 GUIDE_NOT_FOUND = "没有找到这个事项，可能编号有误。请在下面搜索您要办的事。"
 CHAT_TITLE = "12345 在线导办"
 CHAT_PLACEHOLDER = "请输入您想办的事，例如：宝宝刚出生要办什么"
