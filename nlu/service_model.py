@@ -63,12 +63,13 @@ class ServiceModel:
         self.calibrator: LogisticRegression | None = None
         self.labels: List[str] = []
         self._seg: Segmenter | None = None
+        self.words: List[str] = []  # KB names added to jieba; kept so a loaded model segments as it trained
 
     # ------------------------------------------------------------------ features
 
     def _segmenter(self) -> Segmenter:
         if self._seg is None:
-            self._seg = Segmenter()
+            self._seg = Segmenter(getattr(self, "words", []))
         return self._seg
 
     def __getstate__(self) -> dict:
@@ -108,7 +109,8 @@ class ServiceModel:
 
     def fit(self, examples: List[Tuple[str, str]], negatives: List[str], index: SearchIndex, phrase_words: Sequence[str] = ()) -> ServiceModel:
         """Fit the classifier, then the calibrator on 3 held-out folds."""
-        self._segmenter().add_words(phrase_words)
+        self.words = list(dict.fromkeys(phrase_words))
+        self._seg = None
         data = list(examples) + [(t, NONE) for t in negatives]
         rng = random.Random(self.seed)
         rng.shuffle(data)

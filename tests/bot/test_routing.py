@@ -44,3 +44,14 @@ def test_a_long_sentence_with_a_number_is_not_a_menu_choice() -> None:
     assert decide(p).kind == ROUTE
     p["text"] = "2"
     assert decide(p).kind == NOT_A_SERVICE
+
+
+def test_a_loaded_router_segments_like_the_trained_one() -> None:
+    import pickle
+
+    from nlu.service_model import ServiceModel
+
+    model = ServiceModel()
+    model.words = ["出生医学证明签发"]
+    fresh = pickle.loads(pickle.dumps(model))
+    assert "出生医学证明签发" in fresh._words(["出生医学证明签发怎么办"])[0].split(" ")
