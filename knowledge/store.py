@@ -191,27 +191,24 @@ class Store:
         row.updated_at, row.updated_by = now, author
         return version
 
-    def put_material_in(self, s: Session, document: Dict[str, Any]) -> bool:
+    @staticmethod
+    def _upsert(s: Session, row_type: Any, key_name: str, key: str, document: Dict[str, Any]) -> bool:
+        """Write a catalogue or profile document if its content changed; True when written."""
         digest = content_hash(document)
-        row = s.get(MaterialRow, document["id"])
+        row = s.get(row_type, key)
         if row is not None and row.content_hash == digest:
             return False
         if row is None:
-            s.add(MaterialRow(id=document["id"], document=document, content_hash=digest, updated_at=utcnow()))
+            s.add(row_type(**{key_name: key}, document=document, content_hash=digest, updated_at=utcnow()))
         else:
             row.document, row.content_hash, row.updated_at = document, digest, utcnow()
         return True
 
+    def put_material_in(self, s: Session, document: Dict[str, Any]) -> bool:
+        return self._upsert(s, MaterialRow, "id", document["id"], document)
+
     def put_profile_in(self, s: Session, document: Dict[str, Any]) -> bool:
-        digest = content_hash(document)
-        row = s.get(ProfileRow, "city")
-        if row is not None and row.content_hash == digest:
-            return False
-        if row is None:
-            s.add(ProfileRow(key="city", document=document, content_hash=digest, updated_at=utcnow()))
-        else:
-            row.document, row.content_hash, row.updated_at = document, digest, utcnow()
-        return True
+        return self._upsert(s, ProfileRow, "key", "city", document)
 
     def iter_all_versions(self) -> Iterator[VersionRow]:
         with self.session() as s:
