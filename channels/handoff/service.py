@@ -1,0 +1,654 @@
+"""Human handoff: the use cases every caller shares (the hub, the workbench, the timeouts task).
+
+The hub asks three things: is a person serving this conversation (``person_serving``),
+here is what the resident wrote meanwhile (``resident_message``), and the resident (or a
+trigger) wants a person (``request``).  The workbench claims, replies, transfers,
+escalates, hands back and closes.  Every change is a named transition of
+``channels.handoff.states``, applied to Redis in one WATCH/MULTI transaction (the claim is
+a Lua script) together with its queue bookkeeping and its live-feed event, then written
+to the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+from starlette.concurrency import run_in_threadpool
+
+from channels import delivery, transcript
+from channels.audit import audit
+from channels.handoff import assignment, queues
+from channels.handoff.states import AT_REST, PERSON_STATES, STATE_NAMES, TRANSITIONS, State, next_state
+from guide.redis import get_redis
+from guide.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# reasons a person was asked for; the automatic ones never re-open a conversation just closed
+REASONS = {"asked": "居民要求", "fallback": "连续未能理解", "complaint": "投诉或不满", "prereview": "预审后要求人工",
+           "supervisor": "值班长接管", "expert": "需要深度咨询"}
+AUTOMATIC = {"fallback", "complaint"}
+CANCEL_WORDS = ("取消排队", "取消", "不用了", "不需要了", "退出", "算了")
+HANDOFF_WORDS = ("转人工", "人工客服", "找客服", "人工服务", "找人工", "真人")
+CLOSE_CATEGORIES = ("已解答", "已转12345工单", "需线下办理", "非政务服务咨询", "重复咨询", "其他")
+HANDOFF_BUTTON = [{"title": "转人工", "payload": "/ask_human"}]
+MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+@dataclass
+class Outcome:
+    """What a use case did: the new state, messages for this resident, queues whose order changed."""
+
+    ok: bool = True
+    state: str = ""
+    changed: bool = False
+    error: str = ""
+    resident: List[Dict[str, Any]] = field(default_factory=list)
+    tiers: Set[str] = field(default_factory=set)
+    data: Dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ what the resident is told
+
+def _minutes(seconds: float) -> int:
+    return max(1, int(round(seconds / 60.0)))
+
+
+def status_of(sender: str, conv: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    conv = conv if conv is not None else queues.conv(sender)
+    state = conv.get("state") or State.BOT
+    status: Dict[str, Any] = {"state": state, "state_name": STATE_NAMES.get(state, state)}
+    if state == State.QUEUED:
+        tier = conv.get("tier") or "guide"
+        pos = queues.position(sender, tier) or 1
+        status.update(position=pos, ahead=pos - 1, wait_s=queues.wait_estimate(pos, tier))
+    elif state == State.WITH_AGENT:
+        status["agent"] = conv.get("agent_name", "")
+    return status
+
+
+def queued_message(sender: str, conv: Optional[Dict[str, str]] = None, first: bool = True) -> Dict[str, Any]:
+    conv = conv if conv is not None else queues.conv(sender)
+    status = status_of(sender, conv)
+    who = "人工客服" if (conv.get("tier") or "guide") == "guide" else "深度咨询专员"
+    if status["state"] != State.QUEUED:  # assigned while this was being written: the assignment message says who
+        return {"kind": "system", "text": f"已为您转接{who}。"}
+    ahead, minutes = status.get("ahead", 0), _minutes(status.get("wait_s", 60))
+    if first:
+        text = (f"已为您转接{who}，您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。"
+                "等待期间您可以继续输入问题，专员接入后会一并看到；回复“取消排队”可退出。")
+    else:
+        text = f"您正在排队等待{who}，前面还有 {ahead} 位，预计等待约 {minutes} 分钟。"
+    return {"kind": "system", "text": text, "status": status}
+
+
+def message_offer(why: str) -> Dict[str, Any]:
+    if why == "off_hours":
+        head = f"现在是非工作时间（人工服务时间：{queues.hours_text()}）。"
+    elif why == "timeout":
+        head = "抱歉，目前咨询人数较多，您已等待较长时间。"
+    else:
+        head = "抱歉，目前没有在线的人工专员。"
+    text = (head + "您可以直接输入留言（请写明要办的事、遇到的问题和联系电话），我们将为您生成12345工单，"
+            "由工作人员在工作时间处理并答复。回复“取消”返回智能助手。")
+    return {"kind": "system", "text": text, "buttons": [{"title": "取消留言", "payload": "取消"}],
+            "status": {"state": State.MESSAGE, "state_name": STATE_NAMES[State.MESSAGE]}}
+
+
+def _system(text: str, state: str, **status: Any) -> Dict[str, Any]:
+    return {"kind": "system", "text": text, "status": {"state": state, "state_name": STATE_NAMES.get(state, state), **status}}
+
+
+def rating_prompt() -> Dict[str, Any]:
+    return {"kind": "rating", "context": "agent", "text": "请为本次人工服务评价：非常满意、满意、基本满意、不满意、非常不满意。",
+            "buttons": [{"title": f"{n}. {label}", "payload": label} for n, label in
+                        enumerate(["非常满意", "满意", "基本满意", "不满意", "非常不满意"], 1)]}
+
+
+# ------------------------------------------------------------------ the transition primitive
+
+Fields = Union[Dict[str, Any], Callable[[Dict[str, str]], Dict[str, Any]], None]
+
+
+def transition(sender: str, name: str, actor: str, fields: Fields = None, *, detail: str = "",
+               noop: Iterable[str] = (), watch: Iterable[str] = (), agent: str = "") -> Tuple[str, str, Dict[str, str], bool]:
+    """Apply transition ``name`` atomically; returns (old state, new state, record before, changed).
+
+    When the conversation is already in one of ``noop`` nothing is written (idempotent
+    requests).  Raises ``TransitionError`` when the transition does not start from the
+    current state, and ``PermissionError`` when ``agent`` is given and another agent serves it.
+    """
+    r = get_redis()
+    key = queues.conv_key(sender)
+    result: Dict[str, Any] = {}
+
+    def apply(pipe: Any) -> None:
+        conv = pipe.hgetall(key)
+        state = conv.get("state") or State.BOT
+        if state in noop:
+            result.update(old=state, new=state, conv=conv, changed=False)
+            pipe.multi()
+            return
+        target = next_state(state, name)
+        if agent and conv.get("agent") != agent:
+            raise PermissionError("该会话不由您接待")
+        values = fields(conv) if callable(fields) else dict(fields or {})
+        now = time.time()
+        old_agent = conv.get("agent", "") if state == State.WITH_AGENT else ""
+        new_agent = str(values.get("agent", conv.get("agent", ""))) if target == State.WITH_AGENT else ""
+        tier = str(values.get("tier") or conv.get("tier") or "guide")
+        group = str(values.get("group", conv.get("group", "")))
+        mapping = {k: ("" if v is None else str(v)) for k, v in values.items()}
+        mapping.update(state=target, changed_at=f"{now:.3f}", last_transition=name)
+        if old_agent and target != State.WITH_AGENT:
+            mapping.update(agent="", agent_name="", prev_agent=old_agent, prev_agent_name=conv.get("agent_name", ""))
+        pipe.multi()
+        pipe.hset(key, mapping=mapping)
+        pipe.expire(key, queues.KEEP)
+        for t in queues.TIERS:
+            pipe.zrem(queues.queue_key(t), sender)
+        if target == State.QUEUED:
+            pipe.zadd(queues.queue_key(tier), {sender: float(mapping.get("queued_at") or conv.get("queued_at") or now)})
+        if old_agent and old_agent != new_agent:
+            pipe.srem(queues.agent_convs_key(old_agent), sender)
+        if target == State.WITH_AGENT:
+            pipe.sadd(queues.agent_convs_key(new_agent), sender)
+            pipe.sadd(queues.ACTIVE, sender)
+            pipe.set(queues.last_agent_key(sender), new_agent, ex=queues.KEEP)
+        else:
+            pipe.srem(queues.ACTIVE, sender)
+        if target == State.MESSAGE:
+            pipe.zadd(queues.MESSAGE_WAIT, {sender: now})
+        else:
+            pipe.zrem(queues.MESSAGE_WAIT, sender)
+        queues.touch_live(sender, pipe)
+        queues.publish({"type": name, "sender": sender, "agent": new_agent or old_agent, "prev_agent": old_agent,
+                        "tier": tier, "group": group, "state": target, "prev_state": state, "by": actor}, pipe)
+        result.update(old=state, new=target, conv=conv, changed=True)
+
+    r.transaction(apply, key, *watch)
+    if result["changed"]:
+        t = TRANSITIONS[name]
+        audit(actor, f"handoff.{name}", sender,
+              f"{t.label}：{STATE_NAMES[result['old']]} → {STATE_NAMES[result['new']]}" + (f"；{detail}" if detail else ""))
+    return result["old"], result["new"], result["conv"], result["changed"]
+
+
+# ------------------------------------------------------------------ hub-facing API
+
+def person_serving(sender: str) -> bool:
+    """True while the conversation is queued, served by a person, or writing a message (one round trip)."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hget(queues.conv_key(sender), "state")
+    queues.touch_live(sender, pipe)
+    state, _ = pipe.execute()
+    return state in PERSON_STATES
+
+
+_catalogue: Dict[str, Tuple[str, str]] = {}
+
+
+def service_info(service_id: str) -> Tuple[str, str]:
+    """(name, domain) of a service: from the loaded knowledge base, else from the catalogue file."""
+    if not service_id:
+        return "", ""
+    from knowledge import base
+
+    holder = base._holder
+    if holder is not None and holder._kb is not None:
+        svc = holder._kb.service(service_id)
+        return (svc.name, svc.domain) if svc else ("", "")
+    if not _catalogue:
+        from knowledge.loader import read_catalogue
+
+        _catalogue.update({row.id: (row.name, row.domain) for row in read_catalogue(get_settings().data_dir / "catalogue.csv")})
+    return _catalogue.get(service_id, ("", ""))
+
+
+def _domain(service_id: str) -> str:
+    return service_info(service_id)[1]
+
+
+def _request(sender: str, channel: str, reason: str, service_id: str, note: str, actor: str) -> Outcome:
+    s = get_settings()
+    conv = queues.conv(sender)
+    state = conv.get("state") or State.BOT
+    if state in PERSON_STATES:
+        return _already(sender, conv)
+    if reason in AUTOMATIC and state in AT_REST and state != State.BOT:
+        if time.time() - float(conv.get("changed_at") or 0) < s.handoff_reentry_guard_s:
+            return Outcome(state=state, resident=[{"kind": "system", "text": "如仍需人工服务，请点击“转人工”。",
+                                                   "buttons": HANDOFF_BUTTON}])
+    group = _domain(service_id)
+    tier = "expert" if reason == "expert" else "guide"
+    why = "" if queues.desk_open() else "off_hours"
+    if not why and not queues.staffed(tier, group):
+        why = "no_agent"
+    common = {"channel": channel, "reason": reason, "service": service_id, "note": note[:500], "group": group}
+    if why:
+        old, new, before, changed = transition(sender, "offer_message", actor, {**common, "offer": why, "offered_at": f"{time.time():.3f}"},
+                                               detail=f"原因：{REASONS.get(reason, reason)}；{'非工作时间' if why == 'off_hours' else '无在线专员'}",
+                                               noop=PERSON_STATES)
+        if not changed:
+            return _already(sender, before)
+        _count(sender, channel, service_id, reason)
+        return Outcome(state=new, changed=True, resident=[message_offer(why)])
+    now = f"{time.time():.3f}"
+    latest = transcript.last(sender, 1)
+
+    def values(conv: Dict[str, str]) -> Dict[str, Any]:
+        return {**common, "tier": tier, "queued_at": now, "requested_at": now, "episode": int(conv.get("episode") or 0) + 1,
+                "told_pos": "", "start_entry": latest[0]["id"] if latest else "0", "offer": "", "workorder": "",
+                "waiting_on": "", "reminded": "0"}
+
+    old, new, before, changed = transition(sender, "request", actor, values, detail=f"原因：{REASONS.get(reason, reason)}",
+                                           noop=PERSON_STATES)
+    if not changed:
+        return _already(sender, before)
+    _count(sender, channel, service_id, reason)
+    conv = queues.conv(sender)
+    msg = queued_message(sender, conv)  # another gateway's dispatch may already have assigned it
+    if "status" in msg:
+        get_redis().hset(queues.conv_key(sender), mapping={"told_pos": msg["status"]["position"], "told_at": f"{time.time():.3f}"})
+    return Outcome(state=conv.get("state", new), changed=True, resident=[msg], tiers={tier})
+
+
+def _count(sender: str, channel: str, service_id: str, reason: str) -> None:
+    from guide.analytics import record
+
+    record("handoff", sender=sender, channel=channel, service_id=service_id, text=REASONS.get(reason, reason), code=reason)
+
+
+def _already(sender: str, conv: Dict[str, str]) -> Outcome:
+    state = conv.get("state") or State.BOT
+    if state == State.QUEUED:
+        return Outcome(state=state, resident=[queued_message(sender, conv, first=False)])
+    if state == State.WITH_AGENT:
+        return Outcome(state=state, resident=[_system(f"人工专员{conv.get('agent_name', '')}正在为您服务，请直接输入您的问题。",
+                                                      state, agent=conv.get("agent_name", ""))])
+    return Outcome(state=state, resident=[message_offer(conv.get("offer") or "off_hours")])
+
+
+async def request(sender: str, channel: str, reason: str, service_id: str = "", note: str = "") -> List[Dict[str, Any]]:
+    """Ask for a person (idempotent).  Returns what to show the resident now."""
+    actor = "supervisor" if reason == "supervisor" else "resident"
+    out = await run_in_threadpool(_request, sender, channel, reason, service_id, note, actor)
+    shown = _record_system(sender, out.resident)
+    if out.changed and out.state == State.QUEUED:
+        shown.extend(await _dispatch(requester=sender))
+    return shown
+
+
+async def resident_message(sender: str, channel: str, text: str, entry_id: str, upload: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """The resident wrote while queued, served or leaving a message; the hub already stored ``entry_id``."""
+    out = await run_in_threadpool(_resident_message, sender, channel, text, entry_id, upload is not None)
+    shown = _record_system(sender, out.resident)
+    if out.tiers:
+        await announce_positions(out.tiers)
+    return shown
+
+
+def _resident_message(sender: str, channel: str, text: str, entry_id: str, is_upload: bool) -> Outcome:
+    conv = queues.conv(sender)
+    state = conv.get("state") or State.BOT
+    clean = (text or "").strip()
+    now = f"{time.time():.3f}"
+    if state == State.MESSAGE:
+        return _message_turn(sender, channel, clean, conv, is_upload)
+    if state == State.QUEUED and clean in CANCEL_WORDS:
+        try:
+            transition(sender, "abandon", "resident", {"ended_at": now, "end_reason": "居民取消排队"}, detail="居民取消排队")
+        except ValueError:
+            return Outcome(state=queues.conv(sender).get("state", ""))
+        from channels.handoff import records
+
+        records.archive(sender, queues.conv(sender), outcome=State.ABANDONED, category="居民取消排队")
+        return Outcome(state=State.ABANDONED, changed=True, tiers={conv.get("tier") or "guide"},
+                       resident=[_system("已为您取消排队，智能助手将继续为您服务。如需人工，可随时回复“转人工”。", State.ABANDONED)])
+    r = get_redis()
+    pipe = r.pipeline()
+    updates = {"last_resident_at": now, "reminded": "0"}
+    if state == State.WITH_AGENT and conv.get("waiting_on") != "agent":
+        updates.update(waiting_on="agent", waiting_since=now)
+    pipe.hset(queues.conv_key(sender), mapping=updates)
+    queues.publish({"type": "message", "sender": sender, "agent": conv.get("agent", "") if state == State.WITH_AGENT else "",
+                    "tier": conv.get("tier", "guide"), "group": conv.get("group", ""), "state": state, "entry": entry_id}, pipe)
+    pipe.execute()
+    if state == State.QUEUED and any(w in clean for w in HANDOFF_WORDS):
+        return Outcome(state=state, resident=[queued_message(sender, conv, first=False)])
+    return Outcome(state=state)
+
+
+def _message_turn(sender: str, channel: str, text: str, conv: Dict[str, str], is_upload: bool) -> Outcome:
+    """The resident's text after a message offer: cancel, repeat the offer, or a 12345 work order."""
+    if text in CANCEL_WORDS or text in ("/cancel", "取消留言"):
+        transition(sender, "cancel_message", "resident", {"offer": ""}, detail="居民放弃留言")
+        return Outcome(state=State.BOT, changed=True,
+                       resident=[_system("好的，已取消留言。智能助手继续为您服务，请说说您想办的事。", State.BOT)])
+    if is_upload or len(text) < 4 or any(text == w or text == "/ask_human" for w in HANDOFF_WORDS):
+        return Outcome(state=State.MESSAGE, resident=[message_offer(conv.get("offer") or "off_hours")])
+    from channels.handoff import records, workorders
+
+    source = "off_hours" if conv.get("offer") == "off_hours" else ("queue_timeout" if conv.get("offer") == "timeout" else "no_agent")
+    phone = MOBILE.search(text)
+    order = workorders.create(sender=sender, channel=channel, source=source, content=text, service_id=conv.get("service", ""),
+                              phone=phone.group(0) if phone else "", created_by="resident",
+                              context="\n".join(f"{e['role']}：{e['text']}" for e in transcript.last(sender, 12)))
+    try:
+        transition(sender, "leave_message", "resident", {"workorder": order["number"], "ended_at": f"{time.time():.3f}"},
+                   detail=f"工单 {order['number']}")
+    except ValueError:
+        pass
+    records.archive(sender, queues.conv(sender), outcome=State.CLOSED, category="留言转工单", summary=text[:200],
+                    workorder=order["number"])
+    days = get_settings().workorder_reply_days
+    return Outcome(state=State.CLOSED, changed=True, resident=[_system(
+        f"已为您生成12345工单，编号 {order['number']}。工作人员将在 {days} 个工作日内处理并答复您；"
+        f"您可以随时发送“查询工单 {order['number']}”查看办理进度。", State.CLOSED, workorder=order["number"])])
+
+
+# ------------------------------------------------------------------ delivery helpers
+
+def _record_system(sender: str, messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Keep what the resident is told in the transcript (agents and the archive see it too)."""
+    for m in messages:
+        if m.get("kind") == "system" and m.get("text"):
+            transcript.append(sender, "system", m["text"])
+    return messages
+
+
+async def tell(sender: str, messages: List[Dict[str, Any]], record: bool = True) -> Dict[str, Any]:
+    """Push messages to the resident through their channel (recorded in the transcript)."""
+    if record:
+        _record_system(sender, messages)
+    return await delivery.push(sender, messages)
+
+
+def assigned_message(sender: str) -> Dict[str, Any]:
+    conv = queues.conv(sender)
+    name = conv.get("agent_name", "")
+    return _system(f"人工导办专员{name}已接入，正在查看您的问题，请稍候。", State.WITH_AGENT, agent=name)
+
+
+async def _dispatch(requester: str = "") -> List[Dict[str, Any]]:
+    """Run the dispatcher; tell assigned residents (the requester's message is returned instead of pushed)."""
+    return (await _dispatch_count(requester))[0]
+
+
+async def _dispatch_count(requester: str = "") -> Tuple[List[Dict[str, Any]], int]:
+    done = await run_in_threadpool(assignment.dispatch)
+    mine: List[Dict[str, Any]] = []
+    tiers: Set[str] = set()
+    for sender, username in done:
+        await run_in_threadpool(audit, "dispatch", "handoff.claim", sender, f"自动分配给 {username}")
+        msg = assigned_message(sender)
+        tiers.add(queues.conv(sender).get("tier") or "guide")
+        if sender == requester:
+            mine.append(_record_system(sender, [msg])[0])
+        else:
+            await tell(sender, [msg])
+    if tiers:
+        await announce_positions(tiers)
+    return mine, len(done)
+
+
+async def dispatch() -> int:
+    """Assign what can be assigned now; returns how many conversations got a person."""
+    return (await _dispatch_count())[1]
+
+
+POSITION_EVERY_S = 15  # beyond the first places, a resident hears about a new place at most this often
+
+
+def position_updates(tier: str, now: Optional[float] = None) -> List[Tuple[str, Dict[str, Any]]]:
+    """Queued residents whose place changed since they were last told, with the message to send.
+
+    The first three places are told at once; further back, at most every ``POSITION_EVERY_S``
+    seconds (the clock's tick catches up), so a busy queue does not flood everyone at each claim.
+    """
+    r = get_redis()
+    now = now or time.time()
+    senders = r.zrange(queues.queue_key(tier), 0, -1)
+    if not senders:
+        return []
+    pipe = r.pipeline()
+    for s in senders:
+        pipe.hmget(queues.conv_key(s), "told_pos", "told_at")
+    told = pipe.execute()
+    tier_slots, handle_s = queues.slots(tier), queues.avg_handle_s()
+    out = []
+    pipe = r.pipeline()
+    for i, (s, (before, told_at)) in enumerate(zip(senders, told)):
+        pos = i + 1
+        if str(pos) == (before or ""):
+            continue
+        if pos > 3 and now - float(told_at or 0) < POSITION_EVERY_S:
+            continue
+        wait = queues.wait_estimate(pos, tier, tier_slots, handle_s)
+        status = {"state": State.QUEUED, "state_name": STATE_NAMES[State.QUEUED], "position": pos, "ahead": pos - 1, "wait_s": wait}
+        out.append((s, {"kind": "system", "text": f"排队进度更新：您前面还有 {pos - 1} 位，预计等待约 {_minutes(wait)} 分钟。",
+                        "status": status}))
+        pipe.hset(queues.conv_key(s), mapping={"told_pos": pos, "told_at": f"{now:.3f}"})
+    pipe.execute()
+    return out
+
+
+async def announce_positions(tiers: Iterable[str]) -> None:
+    for tier in tiers:
+        for sender, msg in await run_in_threadpool(position_updates, tier):
+            await delivery.push(sender, [msg])
+
+
+# ------------------------------------------------------------------ agent actions (the workbench calls these)
+
+def _serving(sender: str, username: str, supervisor: bool = False) -> Dict[str, str]:
+    conv = queues.conv(sender)
+    if conv.get("state") != State.WITH_AGENT:
+        raise PermissionError(f"该会话当前为“{STATE_NAMES.get(conv.get('state') or State.BOT)}”，不在人工服务中")
+    if conv.get("agent") != username and not supervisor:
+        raise PermissionError("该会话不由您接待")
+    return conv
+
+
+async def claim(sender: str, username: str, display_name: str, supervisor: bool = False) -> Outcome:
+    cap = 10_000 if supervisor else None
+    ok, why = await run_in_threadpool(assignment.claim, sender, username, display_name, "agent", cap)
+    if not ok:
+        text = "您当前接待的会话已达上限" if why == "full" else f"该会话已被接入或已结束（当前：{STATE_NAMES.get(why, why)}）"
+        return Outcome(ok=False, state=why, error=text)
+    await run_in_threadpool(audit, username, "handoff.claim", sender, "坐席接入：排队中 → 人工服务中")
+    await tell(sender, [assigned_message(sender)])
+    await announce_positions({queues.conv(sender).get("tier") or "guide"})
+    return Outcome(state=State.WITH_AGENT, changed=True)
+
+
+async def take_over(sender: str, username: str, display_name: str) -> Outcome:
+    """A supervisor joins a live bot conversation from the monitor."""
+    now = f"{time.time():.3f}"
+
+    def values(conv: Dict[str, str]) -> Dict[str, Any]:
+        return {"agent": username, "agent_name": display_name, "assigned_at": now, "queued_at": now, "requested_at": now,
+                "reason": "supervisor", "episode": int(conv.get("episode") or 0) + 1, "channel": delivery.channel_of(sender),
+                "waiting_on": "resident", "waiting_since": now, "reminded": "0", "tier": conv.get("tier") or "guide",
+                "start_entry": (transcript.last(sender, 1) or [{"id": "0"}])[0]["id"], "offer": "", "workorder": ""}
+
+    await run_in_threadpool(transition, sender, "take_over", username, values, detail=f"由 {display_name} 接管")
+    await tell(sender, [_system(f"人工导办专员{display_name}已加入对话，接下来由人工为您服务。", State.WITH_AGENT, agent=display_name)])
+    return Outcome(state=State.WITH_AGENT, changed=True)
+
+
+async def reply(sender: str, username: str, display_name: str, text: str, supervisor: bool = False) -> Dict[str, Any]:
+    """An agent's message: transcript, then the resident's channel; the channel's error is returned to show."""
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("回复内容不能为空")
+    await run_in_threadpool(_serving, sender, username, supervisor)
+    entry = transcript.append(sender, "agent", text, agent=username, agent_name=display_name)
+    now = f"{time.time():.3f}"
+    pipe = get_redis().pipeline()
+    pipe.hset(queues.conv_key(sender), mapping={"waiting_on": "resident", "waiting_since": now, "reminded": "0",
+                                                "last_agent_at": now})
+    queues.publish({"type": "message", "sender": sender, "agent": username, "entry": entry, "state": State.WITH_AGENT}, pipe)
+    pipe.execute()
+    report = await delivery.push(sender, [{"kind": "agent", "text": text, "agent": display_name}])
+    if not report.get("ok"):
+        transcript.append(sender, "system", f"消息未送达：{report.get('error', '')}", internal=True)
+    return {"entry": entry, "delivery": report}
+
+
+async def transfer(sender: str, username: str, to_username: str, note: str = "", supervisor: bool = False) -> Outcome:
+    """Give a served conversation to a colleague (who must be signed in and have room)."""
+    await run_in_threadpool(_serving, sender, username, supervisor)
+    if to_username == username:
+        raise ValueError("不能转给自己")
+    target = queues.agent(to_username)
+    if target["status"] == "offline":
+        raise ValueError(f"{target['name']} 当前离线，不能转接")
+    if target["load"] >= target["capacity"]:
+        raise ValueError(f"{target['name']} 接待已满")
+    now = f"{time.time():.3f}"
+    await run_in_threadpool(transition, sender, "transfer", username,
+                            {"agent": to_username, "agent_name": target["name"], "assigned_at": now, "waiting_on": "agent",
+                             "waiting_since": now, "reminded": "0", "transfer_note": note[:500], "tier": target["tier"]},
+                            detail=f"转给 {target['name']}" + (f"；备注：{note}" if note else ""),
+                            watch=[queues.agent_convs_key(to_username)], agent="" if supervisor else username)
+    if note:
+        transcript.append(sender, "system", f"（内部转接备注）{note}", internal=True)
+    await tell(sender, [_system(f"已为您转接给人工导办专员{target['name']}，请稍候。", State.WITH_AGENT, agent=target["name"])])
+    return Outcome(state=State.WITH_AGENT, changed=True)
+
+
+async def escalate(sender: str, username: str, tier: str, note: str = "", supervisor: bool = False) -> Outcome:
+    """Put a served conversation in another tier's queue (the deeper tier keeps the resident's original place)."""
+    if tier not in queues.TIERS:
+        raise ValueError("未知的坐席层级")
+    await run_in_threadpool(_serving, sender, username, supervisor)
+    await run_in_threadpool(transition, sender, "escalate", username,
+                            {"tier": tier, "told_pos": "", "transfer_note": note[:500], "waiting_on": "", "reminded": "0"},
+                            detail=f"转入{queues.TIER_NAMES[tier]}队列" + (f"；备注：{note}" if note else ""),
+                            agent="" if supervisor else username)
+    if note:
+        transcript.append(sender, "system", f"（内部转接备注）{note}", internal=True)
+    msg = queued_message(sender, first=True)
+    if "status" in msg:
+        get_redis().hset(queues.conv_key(sender), mapping={"told_pos": msg["status"]["position"], "told_at": f"{time.time():.3f}"})
+    await tell(sender, [msg])
+    await _dispatch()
+    return Outcome(state=State.QUEUED, changed=True, tiers={tier})
+
+
+async def hand_back(sender: str, username: str, service_id: str = "", note: str = "", supervisor: bool = False) -> Outcome:
+    """Return the conversation to the bot, which resumes knowing the service in question."""
+    import httpx
+
+    conv = await run_in_threadpool(_serving, sender, username, supervisor)
+    service_id = service_id or conv.get("service", "")
+    name = service_info(service_id)[0]
+    if service_id and not name:
+        raise ValueError(f"没有事项 {service_id}")
+    await run_in_threadpool(transition, sender, "hand_back", username, {"service": service_id, "ended_at": f"{time.time():.3f}"},
+                            detail=f"事项 {service_id or '未指定'}" + (f"；备注：{note}" if note else ""),
+                            agent="" if supervisor else username)
+    from channels.handoff import records
+
+    await run_in_threadpool(records.archive, sender, queues.conv(sender), State.BOT, "交回智能助手", note)
+    events: List[Dict[str, Any]] = [{"event": "slot", "name": "fallback_count", "value": 0},
+                                    {"event": "slot", "name": "pending", "value": None}]
+    if name:
+        events.insert(0, {"event": "slot", "name": "service", "value": service_id})
+    error = ""
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.post(f"{get_settings().rasa_base}/conversations/{sender}/tracker/events", json=events)
+            r.raise_for_status()
+    except httpx.HTTPError as exc:
+        error = f"智能助手未能接收事项信息：{exc}"
+        log.warning("hand back to rasa failed for a conversation: %s", exc)
+    about = f"关于【{name}】的材料、条件、时限、费用和办理地点，" if name else ""
+    await tell(sender, [_system(f"人工专员已将对话交回智能助手。{about}您可以继续提问，智能助手会为您解答。", State.BOT)])
+    await _dispatch()
+    return Outcome(state=State.BOT, changed=True, error=error)
+
+
+async def close(sender: str, username: str, category: str, summary: str = "", supervisor: bool = False) -> Outcome:
+    """End the conversation; the transcript is archived and the resident is asked to rate the service."""
+    if category not in CLOSE_CATEGORIES:
+        raise ValueError("请选择结束分类")
+    conv = await run_in_threadpool(_serving, sender, username, supervisor)
+    await run_in_threadpool(transition, sender, "close", username,
+                            {"ended_at": f"{time.time():.3f}", "category": category, "summary": summary[:1000]},
+                            detail=f"分类：{category}" + (f"；小结：{summary}" if summary else ""),
+                            agent="" if supervisor else username)
+    await run_in_threadpool(_after_end, sender, conv, State.CLOSED, category, summary)
+    await tell(sender, [_system("本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能助手提问或再次回复“转人工”。", State.CLOSED),
+                        rating_prompt()])
+    await _dispatch()
+    return Outcome(state=State.CLOSED, changed=True)
+
+
+def _after_end(sender: str, conv: Dict[str, str], outcome: str, category: str, summary: str = "") -> None:
+    from channels import ratings
+    from channels.handoff import records
+
+    assigned = float(conv.get("assigned_at") or 0)
+    if assigned:
+        queues.record_handled(time.time() - assigned)
+    records.archive(sender, queues.conv(sender), outcome, category, summary)
+    ratings.expect(sender, agent=conv.get("agent", ""), agent_name=conv.get("agent_name", ""), service_id=conv.get("service", ""),
+                   episode=conv.get("episode", ""))
+
+
+async def abandon_idle(sender: str) -> bool:
+    """The resident stopped answering the agent (after a reminder): end the conversation."""
+    conv = queues.conv(sender)
+    try:
+        await run_in_threadpool(transition, sender, "abandon", "system",
+                                {"ended_at": f"{time.time():.3f}", "end_reason": "居民长时间未回复"}, detail="居民长时间未回复")
+    except ValueError:
+        return False
+    await run_in_threadpool(_after_end, sender, conv, State.ABANDONED, "居民长时间未回复")
+    await tell(sender, [_system("由于您长时间未回复，本次人工服务已结束。如需继续咨询，请回复“转人工”。", State.ABANDONED), rating_prompt()])
+    return True
+
+
+async def time_out(sender: str) -> bool:
+    """Queued too long: record the timeout and offer a message that becomes a 12345 work order."""
+    try:
+        await run_in_threadpool(transition, sender, "time_out", "system", {"ended_at": f"{time.time():.3f}"},
+                                detail=f"排队超过 {get_settings().handoff_queue_timeout_s} 秒")
+        await run_in_threadpool(transition, sender, "offer_message", "system", {"offer": "timeout", "offered_at": f"{time.time():.3f}"},
+                                detail="排队超时，引导留言")
+    except ValueError:
+        return False
+    await tell(sender, [message_offer("timeout")])
+    return True
+
+
+async def requeue(sender: str) -> bool:
+    """The agent did not answer within the limit: back to the queue, keeping the resident's place."""
+    conv = queues.conv(sender)
+    try:
+        await run_in_threadpool(transition, sender, "requeue", "system", {"told_pos": "", "waiting_on": "", "reminded": "0"},
+                                detail=f"{conv.get('agent_name', '')} 未及时回复")
+    except ValueError:
+        return False
+    msg = queued_message(sender, first=False)
+    msg["text"] = "专员暂时未能回复，已为您优先重新排队。" + msg["text"]
+    if "status" in msg:
+        get_redis().hset(queues.conv_key(sender), mapping={"told_pos": msg["status"]["position"], "told_at": f"{time.time():.3f}"})
+    await tell(sender, [msg])
+    await _dispatch()
+    return True
+
+
+async def expire_message(sender: str) -> bool:
+    try:
+        await run_in_threadpool(transition, sender, "cancel_message", "system", {"offer": ""}, detail="未留言，回到智能助手")
+    except ValueError:
+        return False
+    await tell(sender, [_system("您暂未留言，智能助手继续为您服务。如需留言或人工服务，请回复“转人工”。", State.BOT)], record=True)
+    return True
