@@ -12,6 +12,33 @@ CHAT_PLACEHOLDER = "请输入您想办的事，例如：宝宝刚出生要办什
 CHAT_SEND = "发送"
 CHAT_WELCOME = "您好，我是政务服务在线导办助手。请说说您想办的事，我帮您找到对应的“一件事”并说明材料、时限、费用和地点。"
 CHAT_NETWORK_ERROR = "网络异常，消息未发出，请稍后重试。"
+CHAT_TOO_FAST = "您发送得太快了，请稍等几秒再发。"
+UPLOAD_TOO_LARGE = "文件太大（超过 {mb} MB），请压缩或分页后重新上传。"
+UPLOAD_EMPTY = "这个文件是空的，请重新选择后上传。"
+
+# the web chat page's strings (rendered into the page once; the script reads them from there)
+WEBCHAT = {
+    "title": CHAT_TITLE,
+    "welcome": CHAT_WELCOME,
+    "placeholder": CHAT_PLACEHOLDER,
+    "send": CHAT_SEND,
+    "upload": "上传材料",
+    "upload_hint": "可上传照片（JPG/PNG）或 PDF，用于材料预审",
+    "uploading": "正在上传：",
+    "upload_failed": "上传失败，请重试。",
+    "human": "转人工",
+    "guides": "全部办事指南",
+    "connecting": "正在连接…",
+    "reconnecting": "连接已断开，正在重新连接…",
+    "network_error": CHAT_NETWORK_ERROR,
+    "rate_title": "请为本次服务评价",
+    "rate_levels": ["非常不满意", "不满意", "基本满意", "满意", "非常满意"],
+    "rate_comment": "还有什么想告诉我们的？（选填）",
+    "rate_thanks": "感谢您的评价！",
+    "notice_link": "查看告知书",
+    "agent": "人工客服",
+    "you": "我",
+}
 
 STYLE = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;margin:0;background:#f5f6f8;color:#1d1d1f;line-height:1.6}

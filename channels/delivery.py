@@ -1,0 +1,46 @@
+"""Messages that reach a resident outside a request/response turn: agent replies,
+queue updates, rating prompts.
+
+Each channel registers one async pusher.  The conversation's channel is remembered in
+Redis when the resident first writes, so whichever gateway copy an agent is connected to
+can deliver through the right channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List
+
+from guide.redis import get_redis
+
+log = logging.getLogger(__name__)
+Pusher = Callable[[str, List[Dict[str, Any]]], Awaitable[Dict[str, Any]]]
+_pushers: Dict[str, Pusher] = {}
+
+
+def register(channel: str, pusher: Pusher) -> None:
+    _pushers[channel] = pusher
+
+
+def remember_channel(sender: str, channel: str) -> None:
+    get_redis().hset(f"guide:conv:{sender}", mapping={"channel": channel})
+    get_redis().expire(f"guide:conv:{sender}", 30 * 24 * 3600)
+
+
+def channel_of(sender: str) -> str:
+    return get_redis().hget(f"guide:conv:{sender}", "channel") or ("wechat" if sender.startswith("wx-") else "web")
+
+
+async def push(sender: str, messages: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Deliver ``messages`` through the resident's channel; returns the channel's report
+    (``{"ok": bool, "error": str, ...}``) so the workbench can show a failure (e.g. WeChat 45015)."""
+    channel = channel_of(sender)
+    pusher = _pushers.get(channel)
+    if pusher is None:
+        log.error("no pusher for channel %s", channel)
+        return {"ok": False, "error": f"渠道 {channel} 未启用"}
+    try:
+        return await pusher(sender, messages)
+    except Exception as exc:  # noqa: BLE001 - report, never crash the agent's request
+        log.exception("push to %s failed", channel)
+        return {"ok": False, "error": str(exc)}
