@@ -38,11 +38,12 @@ $(STAMP): $(PY) requirements/constraints.txt requirements/base.in requirements/d
 
 install: $(STAMP) system-deps
 
-# Debian packages: a CJK font (PDF notices, test images) and chromium (browser tests). Installed only when missing.
+# Debian packages: a CJK font (PDF notices, test images), chromium (browser tests), nginx (scale-out demo). Installed only when missing.
 system-deps:
 	@missing=""; \
 	  fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk" || [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
 	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -64,8 +65,11 @@ test: install
 eval: install model
 	$(VENV)/bin/guide eval
 
+# Load benchmarks start whole stacks on the machine's Redis (dbs 9–13; .ci/services.sh starts it if needed)
 bench: install model
-	$(VENV)/bin/guide bench
+	bash .ci/services.sh
+	$(VENV)/bin/guide train --if-stale --test-model
+	$(VENV)/bin/guide bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check guide knowledge nlu actions channels bot prereview tests

@@ -24,7 +24,7 @@ from actions.answers import (
     parse_choice,
     split_message,
 )
-from bot.routing import CLARIFY, ELEMENT_INTENTS, ROUTE, decide, nlu_intent
+from bot.routing import CLARIFY, ELEMENT_INTENTS, OUT_OF_SCOPE, ROUTE, decide, nlu_intent
 from knowledge.base import KnowledgeBase, current
 from knowledge.faq import best_faq
 from knowledge.schema import Service
@@ -43,7 +43,6 @@ def _listen_for_published_guides() -> None:
 
 
 _listen_for_published_guides()
-HANDOFF_AFTER_FALLBACKS = 2
 SWITCH_CONFIDENCE = 0.8
 ELEMENT_CLARIFY_SCORE = 0.35
 FAQ_OVER_ELEMENT = 0.6  # an FAQ this close beats the generic element answer
@@ -111,18 +110,47 @@ def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: Collectin
     ]
 
 
+def note(tracker: Tracker, kind: str, service_id: str, score: float) -> None:
+    """One routing fact for the editors' dashboard and knowledge-gap inbox (queued, never blocks the answer)."""
+    from guide.analytics import record
+
+    record(kind, sender=tracker.sender_id, service_id=service_id, text=tracker.latest_message.get("text") or "",
+           score=round(float(score), 4))
+
+
 def is_bare_choice(text: str) -> bool:
     return len(text.strip()) <= 6 and parse_choice(text, 9) is not None
 
 
+def request_person(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, text: str, note: str = "") -> None:
+    """Ask the gateway's handoff service for a person: a short text plus the control payload the hub acts on."""
+    say(dispatcher, text)
+    dispatcher.utter_message(json_message={"handoff": {"reason": reason, "service": tracker.get_slot("service") or "",
+                                                       "note": note}})
+
+
+def complaint_words(text: str) -> List[str]:
+    from guide.settings import get_settings
+
+    words = [w.strip() for w in get_settings().handoff_complaint_words.split(",") if w.strip()]
+    return [w for w in words if w in (text or "")]
+
+
 def not_understood(tracker: Tracker, dispatcher: CollectingDispatcher, kb: KnowledgeBase) -> List[EventType]:
+    from guide.settings import get_settings
+
+    text = tracker.latest_message.get("text") or ""
+    if complaint_words(text):
+        request_person(dispatcher, tracker, "complaint", "很抱歉给您带来不好的体验，正在为您转接人工专员记录您的诉求。", note=text[:200])
+        return [SlotSet("fallback_count", 0), SlotSet("pending", None)]
     count = int(tracker.get_slot("fallback_count") or 0) + 1
-    offer = count >= HANDOFF_AFTER_FALLBACKS
-    say(dispatcher, out_of_scope_text(kb, offer_human=offer), [{"title": "转人工", "payload": "/ask_human"}] if offer else None)
-    events: List[EventType] = [SlotSet("fallback_count", count)]
-    if offer:
-        events.append(SlotSet("pending", {"type": "offer_human"}))
-    return events
+    if count >= get_settings().handoff_after_fallbacks:
+        say(dispatcher, out_of_scope_text(kb, offer_human=False))
+        request_person(dispatcher, tracker, "fallback",
+                       f"我暂时没能理解您的问题，已为您申请转人工服务；如急需办理，也可以拨打{kb.profile.hotline}。")
+        return [SlotSet("fallback_count", 0), SlotSet("pending", None)]
+    say(dispatcher, out_of_scope_text(kb, offer_human=False))
+    return [SlotSet("fallback_count", count)]
 
 
 class ActionGreet(Action):
@@ -153,13 +181,17 @@ class ActionRoute(Action):
         if decision.kind == ROUTE and decision.service_id and kb.service(decision.service_id):
             svc = kb.service(decision.service_id)
             assert svc is not None
+            note(tracker, "routed", svc.id, decision.confidence)
             return present_service(svc, kb, dispatcher, element, tracker.get_slot("service"), text)
         here = kb.service(tracker.get_slot("service") or "")
         if here is not None and answer_faq(here, kb, dispatcher, text, FAQ_FOLLOW_UP):
+            note(tracker, "routed", here.id, decision.confidence)
             return [SlotSet("fallback_count", 0)]
         if decision.kind == CLARIFY:
             options = [s for s in decision.services if kb.service(s["id"])]
+            note(tracker, "clarify", options[0]["id"] if options else "", decision.confidence)
             return offer_choices(options, dispatcher, element)
+        note(tracker, "out_of_scope" if decision.kind == OUT_OF_SCOPE else "fallback", "", decision.confidence)
         return not_understood(tracker, dispatcher, kb)
 
 
@@ -226,6 +258,20 @@ class ActionChooseOption(Action):
                 say(dispatcher, f"请回复 1 到 {len(svc.scenarios)} 之间的序号选择情形。")
                 return []
             scenario = svc.scenarios[idx]
+            then = pending.get("then")
+            if then == "prereview":
+                from actions.prereview_flow import needed_text
+
+                state = tracker.get_slot("prereview") or {}
+                say(dispatcher, needed_text(svc, scenario.id))
+                return [SlotSet("scenario", scenario.id), SlotSet("pending", None),
+                        SlotSet("prereview", {**state, "service": svc.id, "scenario": scenario.id,
+                                              "files": state.get("files", []) if state.get("service") == svc.id else []})]
+            if then == "prereview_finish":
+                state = tracker.get_slot("prereview") or {}
+                say(dispatcher, f"已选择：{scenario.name}。请回复“上传完了”开始预审。")
+                return [SlotSet("scenario", scenario.id), SlotSet("pending", None),
+                        SlotSet("prereview", {**state, "scenario": scenario.id})]
             say(dispatcher, element_answer(svc, kb, "ask_materials", scenario.id))
             return [SlotSet("scenario", scenario.id), SlotSet("pending", None)]
         say(dispatcher, "请先告诉我您想办什么事，比如“宝宝出生要办什么”。")
@@ -255,93 +301,78 @@ class ActionAffirmDeny(Action):
 
 
 class ActionHandoff(Action):
-    """Asks for a person. Until the agent workbench is live, tells the resident how to reach one."""
+    """Asks for a person: the gateway's handoff service queues the conversation (or offers a 12345 message)."""
 
     def name(self) -> str:
         return "action_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        kb = current()
-        svc = kb.service(tracker.get_slot("service") or "")
-        lines = [f"人工导办专员可以为您进一步解答。请拨打{kb.profile.hotline}政务服务便民热线（24小时人工服务）。"]
-        if svc is not None:
-            from knowledge.elements import contacts
-
-            lines.append(f"关于【{svc.name}】，也可以咨询：" + "；".join(contacts(svc, kb.context)[:2]))
-        say(dispatcher, "\n".join(lines))
+        request_person(dispatcher, tracker, "asked", "好的，正在为您转接人工导办专员。")
         return [SlotSet("pending", None), SlotSet("fallback_count", 0)]
 
 
 class ActionComplain(Action):
+    """A complaint: say where complaints go and call a person to record it."""
+
     def name(self) -> str:
         return "action_complain"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
         channels = "\n".join(f"{n}. {c}" for n, c in enumerate(kb.profile.complaint_channels, 1))
-        say(dispatcher, f"很抱歉给您带来不好的体验。您可以通过以下方式投诉，我们会按规定时限核实处理并答复：\n{channels}\n回复“转人工”可由人工专员记录您的诉求。")
-        return [SlotSet("pending", {"type": "offer_human"})]
+        say(dispatcher, f"很抱歉给您带来不好的体验。您也可以通过以下方式投诉，我们会按规定时限核实处理并答复：\n{channels}")
+        request_person(dispatcher, tracker, "complaint", "正在为您转接人工专员记录您的诉求。",
+                       note=(tracker.latest_message.get("text") or "")[:200])
+        return [SlotSet("pending", None), SlotSet("fallback_count", 0)]
 
 
 class ActionRate(Action):
+    """好差评 in words ("非常满意" … "非常不满意"): stored through channels.ratings (bad ones open a rectification)."""
+
     def name(self) -> str:
         return "action_rate"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        levels = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+        from channels import delivery, ratings
+
         text = tracker.latest_message.get("text") or ""
-        chosen = next((lv for lv in sorted(levels, key=len, reverse=True) if lv in text), None)
-        if chosen is None:
-            say(dispatcher, "请为本次服务评价：", numbered_buttons(levels))
+        level = ratings.level_of(text)
+        if level is None:
+            say(dispatcher, "请为本次服务评价（非常满意、满意、基本满意、不满意、非常不满意）：")
+            dispatcher.utter_message(json_message={"rating": {"context": "bot"}})
             return [SlotSet("pending", {"type": "rating"})]
-        if chosen in ("不满意", "非常不满意"):
-            say(dispatcher, f"已收到您的评价：{chosen}。很抱歉没能让您满意，我们会核实整改并把结果告诉您。")
-        else:
-            say(dispatcher, f"已收到您的评价：{chosen}。感谢您的支持！")
+        try:
+            result = ratings.submit(tracker.sender_id, delivery.channel_of(tracker.sender_id), level, comment=text,
+                                    context="bot", service_id=tracker.get_slot("service") or "")
+            say(dispatcher, result["text"])
+        except Exception:  # noqa: BLE001 - the database is down: thank the resident, never fail the turn
+            log.exception("rating not stored")
+            say(dispatcher, f"已收到您的评价：{ratings.LEVELS[level]}。感谢您的反馈！")
         return [SlotSet("pending", None)]
 
 
-class ActionStartPrereview(Action):
-    """Lists what to upload for the current service and scenario (documents the government holds are skipped)."""
-
-    def name(self) -> str:
-        return "action_start_prereview"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        kb = current()
-        svc = kb.service(tracker.get_slot("service") or "")
-        if svc is None:
-            say(dispatcher, "请先告诉我您要办理的事项，我再告诉您需要上传哪些材料。")
-            return [SlotSet("pending", {"type": "element", "element": "ask_materials"})]
-        scenario = tracker.get_slot("scenario")
-        if svc.scenarios and not scenario:
-            say(dispatcher, f"预审【{svc.name}】前，请先选择您的情形：", numbered_buttons([s.name for s in svc.scenarios]))
-            return [SlotSet("pending", {"type": "scenario"})]
-        needed = [m for m in svc.materials_for(scenario) if m.must_submit]
-        lines = [f"【{svc.name}】预审需要上传以下材料（照片或PDF）："] + [f"{n}. {m.name}" for n, m in enumerate(needed, 1)]
-        lines.append("已通过电子证照或数据共享获取的材料无需上传。")
-        say(dispatcher, "\n".join(lines))
-        return [SlotSet("prereview", {"service": svc.id, "scenario": scenario, "files": []})]
-
-
-class ActionFinishUpload(Action):
-    def name(self) -> str:
-        return "action_finish_upload"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        state = tracker.get_slot("prereview") or {}
-        if not state.get("service"):
-            say(dispatcher, "还没有开始预审。请先告诉我要办的事项，再回复“预审”。")
-            return []
-        say(dispatcher, "收到。请在网页版对话中上传材料文件，上传完成后系统会一次性告知全部需要补正的问题。")
-        return []
-
-
 class ActionAskStatus(Action):
+    """A 12345 work order's progress, by the number in the message or the resident's own latest orders."""
+
     def name(self) -> str:
         return "action_ask_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        kb = current()
-        say(dispatcher, f"查询12345工单进度，请拨打{kb.profile.hotline}并提供工单编号，或在{kb.profile.app_name}“我的诉求”中查看。")
+        from channels.handoff import workorders
+
+        number = workorders.find_number(tracker.latest_message.get("text") or "")
+        try:
+            if number:
+                say(dispatcher, workorders.status_text(number))
+                return []
+            mine = workorders.listing(limit=3, sender=tracker.sender_id)
+        except Exception:  # noqa: BLE001 - the database is down: say where else to ask
+            log.exception("work order lookup failed")
+            mine = []
+        if mine:
+            say(dispatcher, "\n".join(workorders.status_text(o["number"]) for o in mine))
+        else:
+            kb = current()
+            say(dispatcher, f"请告诉我工单编号（如 GD20261123000123），我帮您查询办理进度；也可以拨打{kb.profile.hotline}"
+                            f"或在{kb.profile.app_name}“我的诉求”中查看。")
         return []

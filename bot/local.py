@@ -37,7 +37,7 @@ def start_action_server(port: int, env: Dict[str, str] | None = None, log_path: 
         stdout=out,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # importing Rasa SDK, spaCy and the knowledge base takes a while on a busy 2-core machine
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"action server exited with {proc.returncode}")
@@ -48,7 +48,7 @@ def start_action_server(port: int, env: Dict[str, str] | None = None, log_path: 
             pass
         time.sleep(0.3)
     proc.kill()
-    raise RuntimeError("action server did not become ready in 60 s")
+    raise RuntimeError("action server did not become ready in 180 s")
 
 
 class LocalBot:

@@ -1,46 +1,80 @@
-"""The gateway (FastAPI): web chat, public guide pages, health checks.
+"""The gateway (FastAPI): web chat, WeChat, agent workbench, editor, public guide pages, health checks.
 
-Routes stay thin: the web chat relays to Rasa's REST channel after the input guard;
-guide pages render the knowledge base.  WeChat, the agent workbench and the editor
-mount here as they land.
+Routes stay thin: every resident message goes through ``channels.hub`` (dedupe,
+transcript, handoff check, Rasa); each surface lives in its own module and mounts here.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from bot.guard import long_note, precheck
 from channels import ui_text
+from channels.auth import LoginRequired
+from channels.auth import router as auth_router
 from channels.guide_pages import router as guide_router
+from channels.webchat import router as webchat_router
+from guide import metrics
+from guide.logs import setup_logging
 from guide.settings import get_settings
 from knowledge.base import current
 
 log = logging.getLogger(__name__)
 app = FastAPI(title="在线导办助手网关", version="0.1.0")
 app.include_router(guide_router)
-COOKIE = "guide_resident"
+app.include_router(auth_router)
+app.include_router(webchat_router)
+app.include_router(metrics.router)
+app.add_middleware(metrics.MetricsMiddleware)
 
+# pre-review notices (HTML/PDF) and the pre-review API (issue 4)
+from fastapi import Depends  # noqa: E402
 
-class ChatIn(BaseModel):
-    text: str = Field("", description="resident's message; the input guard caps its length")
+from channels.auth import require_roles  # noqa: E402
+from prereview.web import agent_router as prereview_agent_router  # noqa: E402
+from prereview.web import router as prereview_router  # noqa: E402
 
+app.include_router(prereview_router)
+app.include_router(prereview_agent_router, dependencies=[Depends(require_roles("agent", "supervisor"))])
 
-class ChatOut(BaseModel):
-    messages: List[Dict[str, Any]]
+# WeChat official account: POST/GET /wechat, /wechat/simulator in demo setups; importing it registers the 客服 pusher
+from channels.wechat.endpoint import router as wechat_router  # noqa: E402
+
+app.include_router(wechat_router)
+
+from channels.editor import editor_router  # noqa: E402  (content editors' workspace, issue 7)
+
+app.include_router(editor_router)
+
+# human handoff (issue 5): agent workbench /workbench, supervisor /supervisor, /api/workbench/*, and its clock
+from channels.handoff import timeouts as handoff_timeouts  # noqa: E402
+from channels.handoff.workbench import router as workbench_router  # noqa: E402
+
+app.include_router(workbench_router)
+app.add_event_handler("startup", handoff_timeouts.start)
+app.add_event_handler("shutdown", handoff_timeouts.stop)
 
 
 @app.on_event("startup")
 def _startup() -> None:
+    setup_logging("gateway")
+    from channels.handoff import queues
+
+    metrics.set_queue_source(lambda: {f"handoff_{t}": queues.queue_key(t) for t in queues.TIERS})
     current()
+    settings = get_settings()
+    if settings.demo_staff_password:
+        from channels.auth import seed_demo_staff
+
+        made = seed_demo_staff(settings.demo_staff_password)
+        if made:
+            log.warning("created demo staff accounts: %s", ", ".join(made))
     try:
         from knowledge.events import start_listening
 
@@ -67,38 +101,13 @@ def readyz() -> JSONResponse:
     return JSONResponse(checks, status_code=200 if ok else 503)
 
 
-def _resident_id(request: Request, response: Response) -> str:
-    rid = request.cookies.get(COOKIE)
-    if not rid or len(rid) > 64 or not rid.replace("-", "").isalnum():
-        rid = "web-" + secrets.token_hex(12)
-        response.set_cookie(COOKIE, rid, max_age=30 * 24 * 3600, httponly=True, samesite="lax")
-    return rid
+@app.exception_handler(LoginRequired)
+async def _login_required(request: Request, exc: LoginRequired) -> Response:
+    from urllib.parse import quote
 
+    from fastapi.responses import RedirectResponse
 
-@app.post("/api/chat", response_model=ChatOut)
-async def chat(body: ChatIn, request: Request, response: Response) -> ChatOut:
-    sender = _resident_id(request, response)
-    reply, text = precheck(body.text)
-    if reply:
-        return ChatOut(messages=[{"text": reply}])
-    settings = get_settings()
-    try:
-        async with httpx.AsyncClient(timeout=20) as client:
-            r = await client.post(f"{settings.rasa_base}/webhooks/rest/webhook", json={"sender": sender, "message": text})
-            r.raise_for_status()
-            messages = r.json() or []
-    except (httpx.HTTPError, ValueError) as exc:
-        log.error("rasa unreachable: %s", exc)
-        return ChatOut(messages=[{"text": ui_text.BOT_UNAVAILABLE}])
-    note = long_note(body.text)
-    if note:
-        messages.insert(0, {"text": note})
-    return ChatOut(messages=[{k: v for k, v in m.items() if k in ("text", "buttons", "image")} for m in messages])
-
-
-@app.get("/", response_class=HTMLResponse)
-def chat_page() -> HTMLResponse:
-    return HTMLResponse(ui_text.render_chat_page())
+    return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
 
 @app.exception_handler(RequestValidationError)

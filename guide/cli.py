@@ -155,6 +155,10 @@ def _eval(args: argparse.Namespace) -> int:
     from bot.evaluate import run
 
     run(Path(args.model) if args.model else None, show_errors=args.errors)
+    from prereview.evaluate import print_report, run_eval
+
+    print("\n材料预审评测（合成材料语料，含干净材料与注入缺陷）")
+    print_report(run_eval(verbose=False))
     return 0
 
 
@@ -162,6 +166,14 @@ def _bench(args: argparse.Namespace) -> int:
     from bot.benchmark import run
 
     run(Path(args.model) if args.model else None, rounds=args.rounds)
+    if args.only_routing:
+        return 0
+    from bench import channels, load
+
+    print()
+    load.run_all(quick=args.quick)  # plain Rasa beside the full stack, 1/20/100 residents; pre-review images/s
+    print()
+    channels.run(quick=args.quick)  # 200 WeChat users; 200 residents + 20 agents in handoff
     return 0
 
 
@@ -169,6 +181,32 @@ def _serve(args: argparse.Namespace) -> int:
     from guide.supervisor import serve
 
     return serve()
+
+
+def _user(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from channels.auth import ROLE_NAMES, AuthError, create_user, list_users, set_password
+
+    try:
+        if args.user_command == "list":
+            for u in list_users():
+                roles = "、".join(ROLE_NAMES.get(r, r) for r in u.roles)
+                print(f"{u.username}\t{u.display_name}\t{roles}\t{u.tier}")
+            return 0
+        password = os.environ.get("GUIDE_PASSWORD") or getpass.getpass("密码（至少 8 位）：")
+        if args.user_command == "add":
+            create_user(args.username, password, args.role.split(","), args.name or args.username, args.tier,
+                        [s for s in (args.skills or "").split(",") if s])
+            print(f"已创建 {args.username}")
+        else:
+            set_password(args.username, password)
+            print(f"已更新 {args.username} 的密码")
+    except AuthError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("text", nargs="+")
     se.add_argument("-k", type=int, default=5)
     se.set_defaults(func=_kb_search)
+    from knowledge.excel import add_excel_commands
+
+    add_excel_commands(kb_sub)  # guide kb export --xlsx FILE, guide kb import FILE.xlsx [--publish]
+
+    from prereview.cli import add_parser as add_prereview
+
+    add_prereview(sub)  # guide prereview --service ID [--json] FILE…
+    from channels.wechat.cli import add_parser as add_wechat
+
+    add_wechat(sub)  # guide wechat menu | simulate | bench
 
     tr = sub.add_parser("train", help="从知识库生成训练数据并训练 Rasa 模型")
     tr.add_argument("--if-stale", action="store_true", help="输入未变化时跳过")
@@ -219,10 +267,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model")
     ev.add_argument("--errors", type=int, default=25, help="打印多少条错误样例")
     ev.set_defaults(func=_eval)
-    be = sub.add_parser("bench", help="基准：训练、加载、单条消息延迟")
+    be = sub.add_parser("bench", help="基准：路由延迟；全栈与 plain Rasa 并排；微信应答；转人工；预审速度；内存；冷启动")
     be.add_argument("--model")
     be.add_argument("--rounds", type=int, default=10)
+    be.add_argument("--quick", action="store_true", help="shorter load levels (12 s) and a 60 s handoff run")
+    be.add_argument("--only-routing", action="store_true", help="just the single-resident routing latency")
     be.set_defaults(func=_bench)
+
+    us = sub.add_parser("user", help="工作人员账号：添加、改密码、列表（密码从 GUIDE_PASSWORD 或交互输入）")
+    us_sub = us.add_subparsers(dest="user_command", required=True)
+    ua = us_sub.add_parser("add", help="添加账号")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, help="agent,supervisor,editor,reviewer,admin（可逗号分隔多个）")
+    ua.add_argument("--name", default="", help="显示名")
+    ua.add_argument("--tier", default="guide", choices=["guide", "expert"], help="坐席层级：引导专员 guide / 深度咨询专员 expert")
+    ua.add_argument("--skills", default="", help="技能组（事项领域，逗号分隔）")
+    up = us_sub.add_parser("passwd", help="修改密码")
+    up.add_argument("username")
+    us_sub.add_parser("list", help="列出账号")
+    us.set_defaults(func=_user)
 
     sv = sub.add_parser("serve", help="启动全部服务（Redis、动作服务器、Rasa、网关）")
     sv.set_defaults(func=_serve)

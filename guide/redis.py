@@ -87,3 +87,20 @@ def reset_client() -> None:
     """Forget the cached client (tests switch databases)."""
     global _client
     _client = None
+
+
+_async_clients: dict = {}
+
+
+def get_async_redis():  # type: ignore[no-untyped-def]
+    """An asyncio client for the running event loop (pub/sub and blocking reads in the gateway)."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(id(loop))
+    if client is None:
+        client = aioredis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
+        _async_clients[id(loop)] = client
+    return client

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     secret_key: str = Field("", description="signs cookies and sessions; generated under var/ when unset")
     log_level: str = "INFO"
+    webchat_rate_limit: int = 20  # messages per 10 s per resident before a "slow down" note
+    max_upload_mb: int = 20  # larger web uploads are refused while reading, before anything is stored
+    demo_staff_password: str = Field("", description="when set and no staff exist, the gateway creates the demo team with it")
 
     # routing thresholds (calibrated by `make eval`)
     route_accept: float = 0.55
@@ -43,6 +46,50 @@ class Settings(BaseSettings):
     clarify_min_score: float = 0.2  # below this even the best candidate is a guess: do not offer it
     oos_intent: float = 0.7  # DIET's out_of_scope confidence that declines …
     oos_override_score: float = 0.3  # … unless a service scores at least this
+
+    # pre-review (prereview/): uploads, limits and the correction notice
+    prereview_max_upload_mb: float = 20.0  # larger uploads are refused before they are read or decoded
+    prereview_max_pixels: int = 40_000_000  # an image header promising more is a decompression bomb
+    prereview_max_pdf_pages: int = 30  # a PDF with more pages is refused as one material
+    prereview_render_pages: int = 8  # pages of one PDF rendered and read (the rest are only counted)
+    prereview_ocr_max_side: int = 1280  # images are downscaled to this long side before OCR
+    prereview_upload_retention_days: int = 30  # uploads and cached readings older than this are purged
+    prereview_supplement_days: int = 5  # working days to supplement, unless the service's 容缺 says otherwise
+
+    # human handoff (channels/handoff/) and 好差评 (channels/ratings.py)
+    handoff_working_days: str = "1,2,3,4,5"  # ISO weekdays the online desk is staffed (1 = Monday)
+    handoff_working_hours: str = "09:00-12:00,13:00-17:30"  # local times, comma-separated ranges
+    handoff_timezone: str = "Asia/Shanghai"
+    handoff_agent_capacity: int = 5  # conversations one agent serves at once
+    handoff_queue_timeout_s: int = 600  # queued this long: offer a message that becomes a 12345 work order
+    handoff_resident_idle_reminder_s: int = 120  # resident silent after the agent wrote: remind …
+    handoff_resident_idle_close_s: int = 120  # … then end the conversation this long after the reminder
+    handoff_agent_idle_reminder_s: int = 120  # agent silent after the resident wrote: remind the agent …
+    handoff_agent_idle_requeue_s: int = 120  # … then put the conversation back in the queue (0 = never)
+    handoff_message_wait_s: int = 600  # an offered message not written within this returns to the bot
+    handoff_after_fallbacks: int = 2  # bot misses in a row before a person is called
+    handoff_complaint_words: str = "投诉,举报,态度差,不作为,乱收费,推诿,刁难"  # any of these in a message calls a person
+    handoff_avg_handle_s: int = 240  # expected handling time before real figures exist (wait estimates)
+    handoff_reentry_guard_s: int = 600  # after a close, automatic triggers only offer a person, never queue
+    handoff_presence_ttl_s: int = 45  # an agent whose workbench stopped listening this long counts as offline
+    handoff_tick_s: float = 2.0  # timeouts and assignment pass
+    handoff_auto_assign: bool = True  # assign queued conversations to online agents (else agents claim)
+    handoff_canned_replies: str = ""  # "|"-separated canned replies; empty = the built-in set
+    workorder_reply_days: int = 5  # days from 受理 to 答复 for a 12345 work order
+    rating_rectification_days: int = 7  # deadline of a rectification after a bad rating
+
+    # WeChat official account (channels/wechat/); an empty WECHAT_TOKEN leaves the endpoint switched off
+    wechat_token: str = ""
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_aes_key: str = Field("", description="EncodingAESKey (43 characters) for compatible and safe modes")
+    wechat_api_base: str = "https://api.weixin.qq.com"  # tests and demo mode point it at channels.wechat.fake_server
+    wechat_reply_budget: float = 4.0  # seconds to wait for a passive reply before answering `success` (WeChat waits 5)
+    wechat_busy_turns: int = 16  # with more messages than this in flight in one gateway …
+    wechat_busy_budget: float = 0.8  # … wait only this long, then `success` and a 客服 message (keeps acks fast in a burst)
+    wechat_max_body_kb: int = 64  # WeChat's XML is a few KB; larger bodies are refused before parsing
+    wechat_timestamp_skew: int = 300  # seconds; an older (replayed) or future timestamp is refused
+    wechat_simulator: bool = False  # serve /wechat/simulator (also on when WECHAT_API_BASE is a loopback fake server)
 
     class Config:
         env_file = None
@@ -74,3 +121,23 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]  # every field has a default; values come from the environment
+
+
+def secret_key() -> str:
+    """SECRET_KEY from the environment; otherwise one generated once under var/ (shared by local processes).
+
+    Several gateways behind a load balancer must share it: set SECRET_KEY in production.
+    """
+    settings = get_settings()
+    if settings.secret_key:
+        return settings.secret_key
+    import secrets
+
+    path = settings.var_dir / "secret_key"
+    if not path.exists():
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip()

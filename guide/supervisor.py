@@ -1,7 +1,8 @@
 """``guide serve``: start Redis (embedded when REDIS_URL is unset), the action server, Rasa and the gateway.
 
-One supervisor: waits for each health check, prints the URLs, restarts nothing
-silently (a crash is reported and stops the stack), and stops everything on Ctrl-C.
+One supervisor: waits for each health check, warms the bot up, prints the URLs, restarts
+a crashed process (reported on stderr; a process that keeps crashing stops the stack, see
+``guide.restart``), and stops everything on Ctrl-C.
 Logs go to ``var/log/<process>.log``.  Running it twice is safe: a second copy finds
 the ports taken and says so instead of starting half a stack.
 """
@@ -83,7 +84,9 @@ def build(settings: Settings, model: Path) -> Tuple[List[Process], Dict[str, str
     log_dir = settings.var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **redis_env(redis_url()), "ACTION_PORT": str(settings.action_port), "RASA_TELEMETRY_ENABLED": "false",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1",
+           # a lock left behind by a killed Rasa server frees after 20 s instead of 60
+           "TICKET_LOCK_LIFETIME": os.environ.get("TICKET_LOCK_LIFETIME", "20")}
     py = sys.executable
     bin_dir = Path(py).parent
     procs = [
@@ -96,6 +99,63 @@ def build(settings: Settings, model: Path) -> Tuple[List[Process], Dict[str, str
                 f"http://{settings.gateway_host}:{settings.gateway_port}/healthz", env, log_dir, 90),
     ]
     return procs, env
+
+
+WARMUP_SENDER = "guide-warmup"
+
+
+def warm_up(rasa_base: str, timeout: float = 180) -> float:
+    """One real turn through Rasa and the action server before residents arrive.
+
+    The first turn pays for TensorFlow graph tracing, the knowledge-base index and the
+    jieba dictionary (about 25 s on a 2-core machine); a resident should never wait for it.
+    """
+    started = time.time()
+    httpx.post(f"{rasa_base}/webhooks/rest/webhook", json={"sender": WARMUP_SENDER, "message": "居住证怎么办"}, timeout=timeout)
+    return time.time() - started
+
+
+def demo_staff_password(settings: Settings) -> str:
+    """On a machine with no staff yet, a generated password for the demo team (kept in var/, mode 600).
+
+    A deployment creates real accounts with ``guide user add`` and sets no demo password.
+    """
+    if settings.demo_staff_password:
+        return settings.demo_staff_password
+    from channels.auth import has_users
+
+    path = settings.var_dir / "demo-staff.txt"
+    if path.exists():
+        return path.read_text().split()[-1]
+    if has_users():
+        return ""
+    import secrets
+
+    password = secrets.token_urlsafe(9)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"演示账号 agent1 agent2 expert1 supervisor editor reviewer admin 的密码：\n{password}\n")
+    path.chmod(0o600)
+    return password
+
+
+DEMO_WECHAT = {"WECHAT_APPID": "wxdemo0000000001", "WECHAT_SECRET": "demo-secret", "WECHAT_TOKEN": "demo-token",
+               "WECHAT_AES_KEY": "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "WECHAT_SIMULATOR": "1"}
+
+
+def demo_wechat_process(settings: Settings, env: Dict[str, str]) -> "Process | None":
+    """With no WeChat account configured, run the fake WeChat API so the simulator works out of the box.
+
+    A real deployment sets WECHAT_APPID/SECRET/TOKEN(/AES_KEY) and nothing fake is started.
+    """
+    if os.environ.get("WECHAT_APPID") or os.environ.get("WECHAT_TOKEN"):
+        return None
+    from bot.local import free_port
+
+    port = free_port()
+    wx_env = {**env, **DEMO_WECHAT, "WECHAT_API_BASE": f"http://127.0.0.1:{port}"}
+    return Process("wechat-fake", [sys.executable, "-m", "channels.wechat.fake_server", "--port", str(port),
+                                   "--appid", DEMO_WECHAT["WECHAT_APPID"], "--secret", DEMO_WECHAT["WECHAT_SECRET"]],
+                   f"http://127.0.0.1:{port}/fake/health", wx_env, settings.var_dir / "log", 30)
 
 
 def serve() -> int:
@@ -112,7 +172,16 @@ def serve() -> int:
     if model is None:
         print("没有训练好的模型，请先运行 make model", file=sys.stderr)
         return 1
-    procs, _ = build(settings, model)
+    procs, env = build(settings, model)
+    demo_password = demo_staff_password(settings)
+    if demo_password:
+        env = {**env, "DEMO_STAFF_PASSWORD": demo_password}
+    demo_wechat = demo_wechat_process(settings, env)
+    if demo_wechat is not None:
+        procs.insert(0, demo_wechat)
+        env = demo_wechat.env
+    for p in procs:
+        p.env = env
     started = time.time()
     stopping = False
 
@@ -128,18 +197,30 @@ def serve() -> int:
         for p in procs:
             seconds = p.wait_ready()
             print(f"  ✓ {p.name} 就绪（{seconds:.1f} 秒）", flush=True)
+        print(f"  ✓ 预热完成（{warm_up(settings.rasa_base):.1f} 秒）", flush=True)
         print(f"\n在线导办助手已启动（{time.time() - started:.0f} 秒，模型 {model.name}）", flush=True)
         print(f"  居民网页对话：   {settings.base_url}/", flush=True)
         print(f"  办事指南：       {settings.base_url}/guide", flush=True)
+        print(f"  坐席工作台：     {settings.base_url}/workbench", flush=True)
+        print(f"  值班长监控：     {settings.base_url}/supervisor", flush=True)
+        print(f"  内容编辑：       {settings.base_url}/editor", flush=True)
+        print(f"  微信模拟器：     {settings.base_url}/wechat/simulator", flush=True)
+        if demo_password:
+            print(f"  演示账号：       agent1 / expert1 / supervisor / editor / reviewer / admin，密码见 {settings.var_dir / 'demo-staff.txt'}", flush=True)
         print(f"  Rasa 服务：      {settings.rasa_base}", flush=True)
         print("  终端对话：       .venv/bin/guide chat", flush=True)
         print(f"  日志：           {settings.var_dir / 'log'}/\n按 Ctrl-C 停止。", flush=True)
-        while not stopping:
-            for p in procs:
-                if p.proc is not None and p.proc.poll() is not None:
-                    print(f"{p.name} 意外退出（退出码 {p.proc.returncode}），详见 {p.log_path}；正在停止全部进程。", file=sys.stderr)
+        from guide.restart import Restarter
+
+        restarter = Restarter(procs, on_event=lambda event: print(f"  ! {event}", file=sys.stderr, flush=True)).start()
+        try:
+            while not stopping:
+                if restarter.failed:
+                    print(f"{restarter.failed}：反复崩溃，正在停止全部进程（日志见 {settings.var_dir / 'log'}/）。", file=sys.stderr)
                     stopping = True
-            time.sleep(0.5)
+                time.sleep(0.5)
+        finally:
+            restarter.stop()
     except RuntimeError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -85,10 +85,20 @@ class KnowledgeHolder:
         return self._kb
 
     def _load(self) -> KnowledgeBase:
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
         from knowledge.importer import ImportRefused, sync_sources
 
         try:
-            sync_sources(self.store, self.settings.data_dir)
+            try:
+                sync_sources(self.store, self.settings.data_dir)
+            except (IntegrityError, OperationalError) as race:
+                # several processes starting together on a fresh database: another one imported first; its rows stand
+                log.warning("YAML sync raced with another process (%s); syncing again", type(race).__name__)
+                import time
+
+                time.sleep(1.0)
+                sync_sources(self.store, self.settings.data_dir)
         except ImportRefused as exc:
             if self.store.is_empty():
                 raise RuntimeError("知识库源文件有错误，无法导入：\n" + "\n".join(map(str, exc.problems[:20]))) from exc

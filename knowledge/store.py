@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List
 
@@ -91,6 +92,40 @@ class ProfileRow(Base):
 _engines: Dict[str, Engine] = {}
 
 
+def create_tables(metadata: Any, engine: Engine) -> None:
+    """``create_all`` that tolerates another process creating the same tables at the same moment
+    (several servers starting together on a fresh database)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 4:
+                raise
+            import time
+
+            time.sleep(0.2 * (attempt + 1))
+
+
+_tables_ready: set = set()
+_tables_lock = threading.Lock()
+
+
+def engine_with(metadata: Any, url: str) -> Engine:
+    """The engine for ``url`` with ``metadata``'s tables created once per process (modules that keep their own
+    tables — audit, staff, analytics, handoff records, work orders, ratings — call this instead of repeating it)."""
+    engine = engine_for(url)
+    key = (id(metadata), url)
+    if key not in _tables_ready:
+        with _tables_lock:  # two first requests at once must not both create the tables
+            if key not in _tables_ready:
+                create_tables(metadata, engine)
+                _tables_ready.add(key)
+    return engine
+
+
 def engine_for(url: str) -> Engine:
     """One engine per URL per process; SQLite gets WAL so readers never block the editor."""
     if url not in _engines:
@@ -108,7 +143,7 @@ def engine_for(url: str) -> Engine:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        Base.metadata.create_all(engine)
+        create_tables(Base.metadata, engine)
         _engines[url] = engine
     return _engines[url]
 

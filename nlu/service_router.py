@@ -19,7 +19,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from knowledge.base import current
+from nlu import rasa_speedups
 from nlu.service_model import Ranking, ServiceModel
+
+rasa_speedups.apply()  # Rasa imports this module when it loads the model: the fix is in place before the first turn
 
 log = logging.getLogger(__name__)
 

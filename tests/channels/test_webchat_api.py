@@ -32,3 +32,9 @@ def test_rasa_down_is_explained_not_crashed(monkeypatch) -> None:  # type: ignor
     finally:
         monkeypatch.delenv("RASA_URL")
         get_settings.cache_clear()
+
+
+def test_any_after_id_is_answered_not_a_server_error() -> None:
+    """Found by the fuzzer: "1-" and "²" passed the id check and Redis refused them (a 500)."""
+    for after in ("1-", "1", "1-2", "x", "-1", "1--2", "", "9" * 60, "²", "1-²"):
+        assert client.get("/api/webchat/messages", params={"after": after}).status_code == 200

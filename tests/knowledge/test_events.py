@@ -17,11 +17,12 @@ def test_announcement_reaches_a_listener(redis_client: redis.Redis) -> None:
         heard.append(ids)
         done.set()
 
+    before = redis_client.pubsub_numsub(CHANNEL)[0][1]  # pub/sub spans databases: other processes may listen too
     listener = ChangeListener(on_change, client=redis_client)
     listener.start()
     try:
         for _ in range(50):  # wait until subscribed
-            if redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1:
+            if redis_client.pubsub_numsub(CHANNEL)[0][1] > before:
                 break
             threading.Event().wait(0.05)
         redis_client.publish(CHANNEL, '{"services": ["T001"]}')
@@ -40,11 +41,12 @@ def test_a_broken_message_does_not_kill_the_listener(redis_client: redis.Redis) 
         if len(calls) == 2:
             second.set()
 
+    before = redis_client.pubsub_numsub(CHANNEL)[0][1]  # pub/sub spans databases: other processes may listen too
     listener = ChangeListener(on_change, client=redis_client)
     listener.start()
     try:
         for _ in range(50):
-            if redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1:
+            if redis_client.pubsub_numsub(CHANNEL)[0][1] > before:
                 break
             threading.Event().wait(0.05)
         redis_client.publish(CHANNEL, "not json")

@@ -1,0 +1,63 @@
+"""The channel benchmarks on one running stack: 200 WeChat users, then 200 residents and 20 agents in handoff.
+
+Both drive real HTTP against the stack on 127.0.0.1 (the WeChat side talks to the fake WeChat API, the
+handoff side signs agents in to the workbench); figures are printed and appended to bench/history.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from typing import Any, Dict
+
+from bench.load import HISTORY
+from bench.stack import Stack, free_port
+from guide.settings import ROOT
+
+REDIS_DB = 11
+
+
+def run(quick: bool = False, out=print) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+    from channels.handoff import bench as handoff_bench
+    from channels.wechat import bench as wechat_bench
+
+    fake_port = free_port()
+    log_dir = ROOT / "var" / "bench" / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fake = subprocess.Popen([sys.executable, "-m", "channels.wechat.fake_server", "--port", str(fake_port),
+                             "--appid", "wxbenchchan", "--secret", "bench-secret"], cwd=str(ROOT),
+                            stdout=open(log_dir / "fake-wechat-channels.log", "ab"), stderr=subprocess.STDOUT)
+    stack = Stack("bench-channels", copies=1, nginx=False, redis_db=REDIS_DB, extra_env={
+        "WEBCHAT_RATE_LIMIT": "1000000", "WECHAT_TOKEN": "bench-token-" + hex(random.getrandbits(32))[2:],
+        "WECHAT_APPID": "wxbenchchan", "WECHAT_SECRET": "bench-secret", "WECHAT_API_BASE": f"http://127.0.0.1:{fake_port}",
+        "HANDOFF_WORKING_DAYS": "1,2,3,4,5,6,7", "HANDOFF_WORKING_HOURS": "00:00-23:59"})
+    report: Dict[str, Any] = {"kind": "channels", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": quick}
+    try:
+        stack.start()  # also sets this process's environment to the stack's (Redis, database, WeChat account)
+        from guide.settings import get_settings
+
+        get_settings.cache_clear()
+        users = 200
+        out(f"微信：{users} 个模拟用户并发（签名 XML、含重试）")
+        w = wechat_bench.run(users=users, messages_per_user=2 if quick else 3, base=stack.front)
+        report["wechat"] = w
+        out("  " + json.dumps({k: w[k] for k in w if not isinstance(w[k], (list, dict))}, ensure_ascii=False))
+        seconds = 60 if quick else 300
+        out(f"转人工：200 位居民、20 位坐席，{seconds} 秒")
+        h = handoff_bench.run(duration_s=seconds, residents=200, agents=20, base_url=stack.front)
+        report["handoff"] = h
+        out("  " + json.dumps({k: h[k] for k in h if not isinstance(h[k], (list, dict))}, ensure_ascii=False))
+    finally:
+        stack.stop()
+        fake.terminate()
+        fake.wait(timeout=10)
+    with HISTORY.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    run(quick="--quick" in sys.argv)
