@@ -49,7 +49,7 @@ def test_bad_calls_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> No
     assert "unknown counter" in caplog.text and "has no labels" in caplog.text
 
 
-def test_queue_lengths_are_read_from_redis_at_scrape_time() -> None:
+def test_queue_lengths_are_read_from_redis_at_scrape_time(monkeypatch: pytest.MonkeyPatch) -> None:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
@@ -64,7 +64,7 @@ def test_queue_lengths_are_read_from_redis_at_scrape_time() -> None:
         assert metrics.queue_lengths(client) == {"waiting": 3, "scheduled": 2, "events": 1, "missing": 0}
         app = FastAPI()
         app.include_router(metrics.router)
-        os.environ["REDIS_URL"] = REDIS_URL
+        monkeypatch.setenv("REDIS_URL", REDIS_URL)
         from guide.redis import reset_client
         from guide.settings import get_settings
 
@@ -78,6 +78,12 @@ def test_queue_lengths_are_read_from_redis_at_scrape_time() -> None:
         assert 'guide_queue_length{queue="waiting"} 4.0' in TestClient(app).get("/metrics").text
     finally:
         metrics.set_queue_source(None)
+        monkeypatch.undo()  # the shared client must not keep pointing at this test's database
+        from guide.redis import reset_client
+        from guide.settings import get_settings
+
+        get_settings.cache_clear()
+        reset_client()
         client.delete(*[prefix + k for k in ("list", "zset", "stream")])
 
 

@@ -13,21 +13,32 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-os.environ.setdefault("RASA_URL", "http://127.0.0.1:9")  # nothing listens on the discard port: turns fail fast
-os.environ.setdefault("WECHAT_TOKEN", "fuzz-token")  # the WeChat endpoint on, so its refusals are fuzzed too
 
 from fastapi.testclient import TestClient  # noqa: E402
 
 from channels.gateway import app  # noqa: E402
 from guide.settings import get_settings  # noqa: E402
 
-get_settings.cache_clear()
 client = TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_bot_and_wechat_on() -> Iterator[None]:
+    """Rasa unreachable (the discard port) so turns fail fast; the WeChat endpoint on so its refusals are fuzzed too.
+
+    Scoped to this module: set at import time it would leak into every later test.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RASA_URL", "http://127.0.0.1:9")
+        mp.setenv("WECHAT_TOKEN", "fuzz-token")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 HANG_SECONDS = 10.0
 
 json_values = st.recursive(

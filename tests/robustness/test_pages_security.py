@@ -14,9 +14,6 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-os.environ.setdefault("RASA_URL", "http://127.0.0.1:9")
-os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='guide-sec-')}/sec.db"  # its own staff accounts
-
 from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -54,6 +51,21 @@ def state_changing_staff_routes() -> List[Tuple[str, str]]:
             for m in sorted(r.methods & STATE_CHANGING):
                 out.append((m, r.path))
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_database_and_no_bot() -> Iterator[None]:
+    """Its own staff accounts in a throw-away database, and Rasa unreachable so turns fail fast.
+
+    Set for this module only: an import-time change of the environment would leak into
+    every test collected after it (and did: other tests seeded their staff into this database).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RASA_URL", "http://127.0.0.1:9")
+        mp.setenv("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='guide-sec-')}/sec.db")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +169,8 @@ def test_web_chat_socket_refuses_another_origin() -> None:
     assert refused.value.code == 4401
 
 
-def test_wechat_requires_a_signature() -> None:
-    os.environ["WECHAT_TOKEN"] = "sec-token"
+def test_wechat_requires_a_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WECHAT_TOKEN", "sec-token")
     get_settings.cache_clear()
     try:
         client = TestClient(app, raise_server_exceptions=False)
@@ -167,5 +179,5 @@ def test_wechat_requires_a_signature() -> None:
         assert client.post("/wechat", params={"signature": "0" * 40, "timestamp": "1", "nonce": "1"}, content=body).status_code == 403
         assert client.get("/wechat", params={"echostr": "x"}).status_code == 403
     finally:
-        del os.environ["WECHAT_TOKEN"]
+        monkeypatch.delenv("WECHAT_TOKEN")
         get_settings.cache_clear()
