@@ -54,6 +54,7 @@ CONVERSATIONS: List[List[str]] = [
 ]
 CAPACITY_LEVELS = (1, 20, 100)
 REALISTIC_RESIDENTS = 100
+ROUNDS = 3  # alternating rounds per level and system
 THINK = (2.0, 6.0)
 REDIS_DB_OURS, REDIS_DB_PLAIN = 11, 9
 
@@ -113,18 +114,18 @@ class PlainRasa(Target):
 class Ours(Target):
     name = "ours"
 
-    def __init__(self, base: str, image: bytes) -> None:
-        self.base, self.image = base, image
+    def __init__(self, base: str, image: bytes, transport: httpx.AsyncHTTPTransport) -> None:
+        self.base, self.image, self.transport = base, image, transport
         self.client: Optional[httpx.AsyncClient] = None
 
     async def open(self, resident: int, conv: int) -> None:
-        await self.close()  # a new conversation is a new resident cookie
-        self.client = httpx.AsyncClient(base_url=self.base, timeout=60)
+        # a new conversation is a new resident cookie; the connection pool is the level's (a client of its own
+        # would build an SSL context per conversation: ~6 ms of the load generator's CPU per message, taken
+        # from the machine both systems share)
+        self.client = httpx.AsyncClient(base_url=self.base, timeout=60, transport=self.transport, trust_env=False)
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
+        self.client = None  # not aclose(): that would close the shared transport
 
     async def step(self, text: str) -> Tuple[str, bool, str]:
         from channels import ui_text
@@ -205,13 +206,27 @@ async def _resident(make, idx: int, level: Level, deadline: float) -> None:  # t
         await target.close()
 
 
-async def run_level(make, residents: int, seconds: float, think: Tuple[float, float] = (0.0, 0.0)) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
-    level = Level(residents, seconds, think)
+async def run_level(make, residents: int, seconds: float, think: Tuple[float, float] = (0.0, 0.0),  # type: ignore[no-untyped-def]
+                    level: Optional[Level] = None) -> Dict[str, Any]:
+    """Run ``residents`` for ``seconds``; with ``level`` given, add to its samples (one round of several)."""
+    level = level or Level(residents, seconds, think)
     started = time.time()
     deadline = started + seconds
     await asyncio.gather(*(_resident(make, i, level, deadline) for i in range(residents)))
-    level.wall = time.time() - started
+    level.wall += time.time() - started
     return level.summary()
+
+
+def run_side_by_side(makes: Dict[str, Any], residents: int, seconds: float, think: Tuple[float, float],
+                     rounds: int) -> Dict[str, Dict[str, Any]]:
+    """Both systems in alternating rounds (A B A B …), ``seconds`` each in all: slow drifts of a shared,
+    noisy machine fall on both sides instead of on whichever ran second."""
+    levels = {name: Level(residents, seconds, think) for name in makes}
+    for _ in range(rounds):
+        for name, make in makes.items():
+            make.reset()
+            asyncio.run(run_level(make, residents, seconds / rounds, think, level=levels[name]))
+    return {name: level.summary() for name, level in levels.items()}
 
 
 def _print_level(out, label: str, s: Dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
@@ -350,11 +365,14 @@ def ours_up(out=print) -> Iterator[Tuple[Callable[[], Target], Dict[str, Any], A
         result["model"] = stack.model.name
         out(f"  我们的全栈：冷启动到 /readyz {ready['all']} 秒（目标 ≤ 40 秒），之后首答预热 {ready['warm']} 秒")
         image = upload_image()
+        holder: Dict[str, httpx.AsyncHTTPTransport] = {}
 
-        def make() -> Target:
-            return Ours(stack.front, image)
+        def make() -> Target:  # one connection pool per level (asyncio.run makes a new loop for every level)
+            if "t" not in holder:
+                holder["t"] = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200))
+            return Ours(stack.front, image, holder["t"])
 
-        make.reset = lambda: None  # type: ignore[attr-defined]
+        make.reset = holder.clear  # type: ignore[attr-defined]
         yield make, result, stack
     finally:
         stack.stop()
@@ -378,9 +396,9 @@ def run_all(quick: bool = False, out=print) -> Dict[str, Any]:  # type: ignore[n
     with plain_rasa_up(out) as (plain_make, plain_result, plain_procs), ours_up(out) as (ours_make, ours_result, stack):
         plain_result["levels"], ours_result["levels"] = {}, {}
         for key, n, secs, think, label in levels:
-            for name, make, res in (("plain", plain_make, plain_result), ("ours", ours_make, ours_result)):
-                make.reset()
-                res["levels"][key] = asyncio.run(run_level(make, n, secs, think))
+            both = run_side_by_side({"plain": plain_make, "ours": ours_make}, n, secs, think, ROUNDS)
+            for name, res in (("plain", plain_result), ("ours", ours_result)):
+                res["levels"][key] = both[name]
                 _print_level(out, f"{'plain' if name == 'plain' else '我们'} · {label}", res["levels"][key])
         plain_result["memory_mb"] = rss_by_process(plain_procs)
         ours_result["memory_mb"] = rss_by_process(stack.procs)

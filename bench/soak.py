@@ -20,6 +20,8 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+import httpx
+
 from bench.load import HISTORY, Level, Ours, _resident, upload_image
 from bench.stack import CpuMeter, Stack, rss_by_process
 
@@ -64,8 +66,10 @@ async def _soak(stack: Stack, minutes: float, residents: int, every: float, out)
                 "  ".join(f"{k} {v:.0f}MB/{shares.get(k, 0):.0f}%" for k, v in rss.items()))
             await asyncio.sleep(every)
 
-    tasks = [asyncio.create_task(_resident(lambda: Ours(stack.front, image), i, level, deadline)) for i in range(residents)]
+    transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200))
+    tasks = [asyncio.create_task(_resident(lambda: Ours(stack.front, image, transport), i, level, deadline)) for i in range(residents)]
     await asyncio.gather(sampler(), *tasks)
+    await transport.aclose()
     series.append(rss_by_process(stack.procs))
     level.wall = time.time() - started
     summary = level.summary()

@@ -241,7 +241,7 @@ class Stack:
                     continue
                 p.name = f"{kind}-{i + 1}"
                 p.log_path = self.var / "log" / f"{p.name}.log"
-                p.env = {**base_env, **env}
+                p.env = {**p.env, **env}  # keeps what build() gave this process alone (SANIC_WORKERS for Rasa)
                 if kind == "rasa":
                     p.env["ACTION_PORT"] = str(action_port_for_rasa[i])
                 if kind == "gateway":

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
+    rasa_workers: int = Field(1, ge=1, le=16, description="Rasa server processes behind one port (Rasa's SANIC_WORKERS; "
+                              "each loads the model, ~1.9 GB; safe because the lock store is Redis)")
     action_port: int = 5055
     public_base_url: str = ""
     rasa_url: str = ""

@@ -89,12 +89,13 @@ def build(settings: Settings, model: Path) -> Tuple[List[Process], Dict[str, str
            "TICKET_LOCK_LIFETIME": os.environ.get("TICKET_LOCK_LIFETIME", "20")}
     py = sys.executable
     bin_dir = Path(py).parent
+    rasa_env = {**env, "SANIC_WORKERS": str(settings.rasa_workers)}  # one Rasa process per core serves more residents
     procs = [
         Process("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
                 f"http://127.0.0.1:{settings.action_port}/health", env, log_dir, 90),
         Process("rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "--model", str(model), "--port", str(settings.rasa_port),
                          "--interface", settings.rasa_host, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-                f"http://{settings.rasa_host}:{settings.rasa_port}/status", env, log_dir, 180),
+                f"http://{settings.rasa_host}:{settings.rasa_port}/status", rasa_env, log_dir, 180),
         Process("gateway", [py, "-m", "uvicorn", "channels.gateway:app", "--host", settings.gateway_host, "--port", str(settings.gateway_port)],
                 f"http://{settings.gateway_host}:{settings.gateway_port}/healthz", env, log_dir, 90),
     ]
