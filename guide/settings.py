@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     wechat_busy_budget: float = 0.8  # … wait only this long, then `success` and a 客服 message (keeps acks fast in a burst)
     wechat_max_body_kb: int = 64  # WeChat's XML is a few KB; larger bodies are refused before parsing
     wechat_timestamp_skew: int = 300  # seconds; an older (replayed) or future timestamp is refused
-    wechat_simulator: bool = False  # serve /wechat/simulator (also on when WECHAT_API_BASE is a loopback fake server)
+    wechat_simulator: bool = False  # serve /wechat/simulator — only while WECHAT_API_BASE is a loopback fake server …
+    wechat_simulator_real_api: bool = False  # … unless this explicitly allows another API base (a staging account)
+    wechat_simulator_target: str = ""  # where the simulator posts; default this gateway's own GATEWAY_HOST:GATEWAY_PORT
 
     class Config:
         env_file = None
