@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     rasa_url: str = ""
     model_dir: Path = ROOT / "models"
+    rasa_servers: str = ""  # comma-separated base URLs of every Rasa server (a retrain activates each); default RASA_URL
+    knowledge_check_s: float = 30.0  # every process compares its knowledge base with the database this often
 
     secret_key: str = Field("", description="signs cookies and sessions; generated under var/ when unset")
     log_level: str = "INFO"
