@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     rasa_url: str = ""
     model_dir: Path = ROOT / "models"
     rasa_servers: str = ""  # comma-separated base URLs of every Rasa server (a retrain activates each); default RASA_URL
-    knowledge_check_s: float = 30.0  # every process compares its knowledge base with the database this often
+    knowledge_check_s: float = 30.0
+    display_timezone: str = "Asia/Shanghai"  # dates staff pick and read (editors' dashboard); stored times are UTC
+    editor_max_import_mb: float = 10.0  # a larger import file is refused while it is read
+    editor_max_unpacked_mb: float = 100.0  # an .xlsx whose parts unpack to more is refused before openpyxl opens it  # every process compares its knowledge base with the database this often
 
     secret_key: str = Field("", description="signs cookies and sessions; generated under var/ when unset")
     log_level: str = "INFO"

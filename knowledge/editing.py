@@ -555,9 +555,13 @@ class Editor:
             self._log(s, service_id, version, actor, "submit", row.reason)
         return Outcome(version, message=f"第 {version} 版已提交审核")
 
-    def withdraw(self, service_id: str, version: int, actor: str) -> Outcome:
+    def withdraw(self, service_id: str, version: int, actor: str, admin: bool = False) -> Outcome:
+        """Take a submitted change back to draft: only its authors (or an admin) may."""
         with self.store.session() as s, s.begin():
             row = self._open_row(s, service_id, version, "in_review")
+            authors = set(self._contributors_in(s, service_id, version)) | {row.author}
+            if not admin and actor not in authors:
+                raise EditRefused(f"只有这次修改的作者（{'、'.join(sorted(authors))}）或管理员可以撤回审核")
             row.state = "draft"
             self._log(s, service_id, version, actor, "withdraw")
         return Outcome(version, message=f"第 {version} 版已撤回为草稿")
