@@ -101,8 +101,8 @@ class Freshness:
                 self._loaded = (weakref.ref(kb), signature)  # loaded at start-up, after the last change
                 return False
             fresh = self.holder.reload()
-            self._loaded = (weakref.ref(fresh), signature)  # read before the reload: a later change is seen next time
             self.reloads += 1
+            self._loaded = (weakref.ref(fresh), signature)  # read before the reload: a later change is seen next time
             log.info("knowledge base reloaded (database version %s)", signature)
             return True
 
@@ -187,7 +187,10 @@ def start_listening() -> ChangeListener:
         from knowledge.base import holder
 
         fresh = freshness(holder())
-        _listener = ChangeListener(lambda _ids: fresh.refresh(), refresh=fresh.refresh,
-                                   every=get_settings().knowledge_check_s)
+
+        def on_change(_ids: List[str]) -> None:
+            fresh.refresh()
+
+        _listener = ChangeListener(on_change, refresh=fresh.refresh, every=get_settings().knowledge_check_s)
         _listener.start()
     return _listener

@@ -14,7 +14,6 @@ from wx_helpers import openid
 from channels.wechat import simulator
 
 
-
 @pytest.mark.browser
 def test_simulator_page_shows_passive_replies_and_kefu_messages(browser: Any, wx_gateway: Dict[str, str]) -> None:
     page = browser.new_page()
