@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     rasa_url: str = ""
     model_dir: Path = ROOT / "models"
+    rasa_servers: str = ""  # comma-separated base URLs of every Rasa server (a retrain activates each); default RASA_URL
+    knowledge_check_s: float = 30.0
+    display_timezone: str = "Asia/Shanghai"  # dates staff pick and read (editors' dashboard); stored times are UTC
+    editor_max_import_mb: float = 10.0  # a larger import file is refused while it is read
+    editor_max_unpacked_mb: float = 100.0  # an .xlsx whose parts unpack to more is refused before openpyxl opens it  # every process compares its knowledge base with the database this often
 
     secret_key: str = Field("", description="signs cookies and sessions; generated under var/ when unset")
     log_level: str = "INFO"
@@ -91,7 +96,9 @@ class Settings(BaseSettings):
     wechat_busy_budget: float = 0.8  # … wait only this long, then `success` and a 客服 message (keeps acks fast in a burst)
     wechat_max_body_kb: int = 64  # WeChat's XML is a few KB; larger bodies are refused before parsing
     wechat_timestamp_skew: int = 300  # seconds; an older (replayed) or future timestamp is refused
-    wechat_simulator: bool = False  # serve /wechat/simulator (also on when WECHAT_API_BASE is a loopback fake server)
+    wechat_simulator: bool = False  # serve /wechat/simulator — only while WECHAT_API_BASE is a loopback fake server …
+    wechat_simulator_real_api: bool = False  # … unless this explicitly allows another API base (a staging account)
+    wechat_simulator_target: str = ""  # where the simulator posts; default this gateway's own GATEWAY_HOST:GATEWAY_PORT
 
     class Config:
         env_file = None

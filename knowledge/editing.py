@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple
 
 from pydantic import BaseModel
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -28,6 +28,9 @@ from knowledge.loader import CatalogueRow, Problem, Sources, parse_model, read_c
 from knowledge.schema import CityProfile, MaterialType, Service
 from knowledge.store import ServiceRow, Store, VersionRow, content_hash, create_tables, utcnow
 from knowledge.validate import check_sources
+
+if TYPE_CHECKING:
+    from knowledge.base import KnowledgeHolder
 
 log = logging.getLogger(__name__)
 
@@ -376,17 +379,20 @@ class Outcome:
     message: str = ""
 
 
-def default_on_publish(store: Store) -> Callable[[List[str]], None]:
-    """Tell every process (Redis pub/sub) and reload this one's knowledge base if it reads the same database."""
+def default_on_publish(store: Store, process_holder: "KnowledgeHolder | None" = None) -> Callable[[List[str]], None]:
+    """Tell every process (Redis pub/sub) and reload this one's knowledge base if it reads the same database
+    (``process_holder``: this process's holder, the global one by default)."""
 
     def notify(service_ids: List[str]) -> None:
         from knowledge.base import holder
-        from knowledge.events import announce_change
+        from knowledge.events import announce_change, freshness
 
         announce_change(service_ids, quiet=True)
-        h = holder()
+        h = process_holder or holder()
         if str(h.store.engine.url) == str(store.engine.url):
-            h.reload()
+            # reload now (the editor sees the result at once) and note the version, so this process's listener
+            # does not load the same version again when its own announcement arrives
+            freshness(h).refresh()
 
     return notify
 
@@ -549,9 +555,13 @@ class Editor:
             self._log(s, service_id, version, actor, "submit", row.reason)
         return Outcome(version, message=f"第 {version} 版已提交审核")
 
-    def withdraw(self, service_id: str, version: int, actor: str) -> Outcome:
+    def withdraw(self, service_id: str, version: int, actor: str, admin: bool = False) -> Outcome:
+        """Take a submitted change back to draft: only its authors (or an admin) may."""
         with self.store.session() as s, s.begin():
             row = self._open_row(s, service_id, version, "in_review")
+            authors = set(self._contributors_in(s, service_id, version)) | {row.author}
+            if not admin and actor not in authors:
+                raise EditRefused(f"只有这次修改的作者（{'、'.join(sorted(authors))}）或管理员可以撤回审核")
             row.state = "draft"
             self._log(s, service_id, version, actor, "withdraw")
         return Outcome(version, message=f"第 {version} 版已撤回为草稿")

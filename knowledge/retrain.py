@@ -4,8 +4,14 @@ top-1 accuracy does not drop.
 Runs in a background thread of the process that started it; the work itself happens in
 subprocesses (``guide train --if-stale`` and ``python -m knowledge.retrain evaluate MODEL``,
 which runs ``bot.evaluate``), so the web process never loads TensorFlow.  Progress, the
-figures and the decision live in Redis, so every gateway shows the same job.  Activation is
-``PUT {rasa_base}/model`` on the running Rasa server.
+figures and the decision live in Redis, so every gateway shows the same job.
+
+Activation is ``PUT /model`` on every Rasa server (``RASA_SERVERS``, default ``RASA_URL``):
+``RASA_URL`` may be a router in front of several servers, which would update only one of
+them.  The path sent is the model's place under ``MODEL_DIR``, which every Rasa server must
+mount at the same path (the shared models volume, deploy/README.md); the job status lists
+each server's result.  The one-job lock lives ``LOCK_TTL`` seconds and is renewed by a
+heartbeat while the job runs, so a gateway that dies mid-job frees it within a minute.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -31,7 +38,10 @@ STATUS = "guide:retrain:status"
 LOCK = "guide:retrain:lock"
 HISTORY = "guide:retrain:history"
 METRICS = "guide:model:metrics"  # model file name → its held-out figures (JSON)
-LOCK_SECONDS = 3 * 3600
+LOCK_TTL = 60  # seconds; a heartbeat renews it every HEARTBEAT_S while the job's process is alive
+HEARTBEAT_S = 15.0
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 STAGES = {"queued": "排队中", "checking": "检查当前模型", "training": "训练候选模型", "evaluating": "在留出集上评测",
           "activating": "激活新模型", "done": "完成", "failed": "失败"}
 EPOCHS = re.compile(r"Epochs:\s*(\d+)%")
@@ -78,6 +88,7 @@ class Progress:
 
     def __init__(self, job: str, actor: str, client: Any = None) -> None:
         self.redis = client or get_redis()
+        self.lock: Optional[JobLock] = None  # released when the job finishes
         self.data: Dict[str, Any] = {"job": job, "actor": actor, "stage": "queued", "stage_name": STAGES["queued"],
                                      "percent": 0, "message": "", "started_at": time.time(), "finished_at": None,
                                      "candidate": None, "current": None, "numbers": {}, "activated": None}
@@ -98,7 +109,47 @@ class Progress:
         self.update("done" if ok else "failed", 1.0, message, **extra)
         self.redis.lpush(HISTORY, json.dumps(self.data, ensure_ascii=False))
         self.redis.ltrim(HISTORY, 0, 19)
-        self.redis.delete(LOCK)
+        if self.lock is not None:
+            self.lock.release()
+        else:
+            self.redis.eval(_RELEASE, 1, LOCK, self.data["job"])
+
+
+class JobLock(threading.Thread):
+    """The one-retrain-at-a-time lock, held by a job and renewed while its process lives.
+
+    A short TTL refreshed by this heartbeat (instead of hours): if the gateway running the job
+    dies, the lock expires within ``LOCK_TTL`` seconds and editors can start again."""
+
+    def __init__(self, job: str, client: Any, ttl: int, every: float) -> None:
+        super().__init__(name=f"retrain-lock-{job}", daemon=True)
+        self.job, self.redis, self.ttl, self.every = job, client, ttl, every
+        self._stop = threading.Event()
+
+    @classmethod
+    def acquire(cls, job: str, client: Any = None, ttl: int | None = None, every: float | None = None) -> "JobLock":
+        r = client or get_redis()
+        ttl = ttl or LOCK_TTL
+        if not r.set(LOCK, job, nx=True, ex=ttl):
+            raise RetrainBusy("已有一个训练任务在进行，请等待它完成")
+        lock = cls(job, r, ttl, every or HEARTBEAT_S)
+        lock.start()
+        return lock
+
+    def run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                if not self.redis.eval(_RENEW, 1, LOCK, self.job, self.ttl):
+                    return  # no longer ours (expired while Redis was away, or released)
+            except Exception:  # noqa: BLE001 - Redis away for a moment: try again at the next beat
+                continue
+
+    def release(self) -> None:
+        self._stop.set()
+        try:
+            self.redis.eval(_RELEASE, 1, LOCK, self.job)
+        except Exception:  # noqa: BLE001 - it expires by itself
+            pass
 
 
 def status(client: Any = None) -> Optional[Dict[str, Any]]:
@@ -163,8 +214,37 @@ def evaluate_model(path: Path, on_line: Callable[[str], None] = lambda _: None) 
     return result
 
 
+def servers() -> List[str]:
+    """Every Rasa server a new model must reach: ``RASA_SERVERS``, or ``RASA_URL`` alone."""
+    listed = [u.strip().rstrip("/") for u in get_settings().rasa_servers.split(",") if u.strip()]
+    return listed or [get_settings().rasa_base]
+
+
+def shared_model_path(name: str) -> str:
+    """Where every Rasa server finds the model: its file name under MODEL_DIR (the shared models volume)."""
+    return str(get_settings().model_dir / Path(name).name)
+
+
+def activate(model_name: str, urls: Optional[List[str]] = None, timeout: float = 600) -> List[Dict[str, Any]]:
+    """``PUT /model`` on each server (in parallel); one result per server: url, ok, HTTP status or error."""
+    path = shared_model_path(model_name)
+
+    def one(url: str) -> Dict[str, Any]:
+        try:
+            r = httpx.put(f"{url}/model", json={"model_file": path}, timeout=timeout)
+        except httpx.HTTPError as exc:
+            return {"url": url, "ok": False, "status": None, "error": f"无法连接（{type(exc).__name__}）"}
+        if r.status_code >= 300:
+            return {"url": url, "ok": False, "status": r.status_code, "error": f"拒绝加载（HTTP {r.status_code}）：{r.text[:200]}"}
+        return {"url": url, "ok": True, "status": r.status_code, "error": ""}
+
+    targets = urls or servers()
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        return list(pool.map(one, targets))
+
+
 def run_job(progress: Progress, test_model: bool = False) -> None:
-    base = get_settings().rasa_base
+    base = servers()[0]
     try:
         progress.update("checking", 0.2, "读取 Rasa 服务当前加载的模型")
         try:
@@ -211,11 +291,16 @@ def run_job(progress: Progress, test_model: bool = False) -> None:
             progress.finish(True, verdict.reason, numbers=numbers, activated=False)
             return
         progress.update("activating", 0.2, "Rasa 服务加载新模型", numbers=numbers)
-        r = httpx.put(f"{base}/model", json={"model_file": str(candidate)}, timeout=600)
-        if r.status_code >= 300:
-            progress.finish(False, f"Rasa 拒绝加载新模型（HTTP {r.status_code}）", numbers=numbers, activated=False)
+        results = activate(candidate.name)
+        progress.update(servers=results)
+        failed = [x for x in results if not x["ok"]]
+        if failed:
+            names = "；".join(f"{x['url']}：{x['error']}" for x in failed)
+            progress.finish(False, f"{len(results) - len(failed)}/{len(results)} 个 Rasa 服务已加载新模型，未成功：{names}",
+                            numbers=numbers, activated=len(failed) < len(results), servers=results)
             return
-        progress.finish(True, verdict.reason, numbers=numbers, activated=True)
+        progress.finish(True, verdict.reason + f"（{len(results)} 个 Rasa 服务均已加载）", numbers=numbers, activated=True,
+                        servers=results)
     except Exception as exc:  # noqa: BLE001 - the job must always end with a status an editor can read
         progress.finish(False, f"出错：{exc}")
 
@@ -224,9 +309,9 @@ def start(actor: str, test_model: bool = False, client: Any = None) -> str:
     """Start a background retrain; refuses while another one runs (any process)."""
     r = client or get_redis()
     job = uuid.uuid4().hex[:10]
-    if not r.set(LOCK, job, nx=True, ex=LOCK_SECONDS):
-        raise RetrainBusy("已有一个训练任务在进行，请等待它完成")
+    lock = JobLock.acquire(job, r)
     progress = Progress(job, actor, r)
+    progress.lock = lock
     progress.update("queued", 0, "已排队")
     threading.Thread(target=run_job, args=(progress, test_model), name=f"retrain-{job}", daemon=True).start()
     return job

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from html import escape
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -48,8 +48,15 @@ def _known_phrases(kb: KnowledgeBase) -> set:
     return known
 
 
+def _residents(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Rows of residents' conversations (the editors' own hit tests run the bot's actions too, and are left out)."""
+    from channels.editor.replies import HIT_TEST_SENDER
+
+    return [r for r in rows if r.get("sender") != HIT_TEST_SENDER]
+
+
 def gap_groups(kb: KnowledgeBase, since: datetime, until: datetime | None = None, limit: int = 100) -> List[GapGroup]:
-    rows = analytics.query(list(GAP_KINDS), since, until)
+    rows = _residents(analytics.query(list(GAP_KINDS), since, until))
     known = _known_phrases(kb)
     groups: List[GapGroup] = []
     for row in sorted(rows, key=lambda r: r["at"], reverse=True):
@@ -77,19 +84,21 @@ def gap_groups(kb: KnowledgeBase, since: datetime, until: datetime | None = None
 # ------------------------------------------------------------------ dashboard
 
 
-def dashboard(kb: KnowledgeBase, since: datetime, until: datetime) -> Dict[str, Any]:
-    counts = analytics.counts(since, until)
-    rows = analytics.query(["routed", "rating", "prereview_defect", "fallback", "out_of_scope", "clarify", "handoff"], since, until, limit=200000)
+def dashboard(kb: KnowledgeBase, since: datetime, until: datetime, tz: tzinfo = timezone.utc) -> Dict[str, Any]:
+    """Figures for [since, until) — naive UTC, as analytics stores times; days are counted in ``tz``."""
+    rows = _residents(analytics.query(["routed", "rating", "prereview_defect", "fallback", "out_of_scope", "clarify", "handoff"],
+                                      since, until, limit=200000))
+    counts = Counter(r["kind"] for r in rows)
     questions = sum(counts.get(k, 0) for k in ("routed", "clarify", "fallback", "out_of_scope"))
     top = Counter(r["service_id"] for r in rows if r["kind"] == "routed" and r["service_id"])
     ratings = [float(r["score"]) for r in rows if r["kind"] == "rating" and r.get("score") is not None]
     defects = Counter(r["code"] or "（无代码）" for r in rows if r["kind"] == "prereview_defect")
     per_day: Dict[str, Counter] = defaultdict(Counter)
     for r in rows:
-        per_day[r["at"].strftime("%m-%d")][r["kind"]] += 1
+        per_day[_local(r["at"], tz).strftime("%m-%d")][r["kind"]] += 1
     days = []
-    day = since.date()
-    while day <= until.date():
+    day = _local(since, tz).date()
+    while day <= _local(until - timedelta(microseconds=1), tz).date():
         days.append(day.strftime("%m-%d"))
         day += timedelta(days=1)
 
@@ -110,6 +119,10 @@ def dashboard(kb: KnowledgeBase, since: datetime, until: datetime) -> Dict[str, 
         "series": [(d, per_day[d].get("routed", 0) + per_day[d].get("clarify", 0), per_day[d].get("fallback", 0) + per_day[d].get("out_of_scope", 0),
                     per_day[d].get("handoff", 0)) for d in days],
     }
+
+
+def _local(utc_naive: datetime, tz: tzinfo) -> datetime:
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(tz)
 
 
 def bar_chart(data: Sequence[Tuple[str, float]], title: str, unit: str = "", width: int = 560, color: str = "#0b4ea2") -> str:

@@ -8,9 +8,10 @@ translate requests, check roles (editor, reviewer; admin holds all) and write th
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -18,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from channels.audit import audit
 from channels.auth import Staff, require_roles
-from channels.editor import hittest, insights
+from channels.editor import hittest, insights, limits, replies
 from knowledge.base import KnowledgeBase, current, holder
 from knowledge.editing import (
     ACTION_NAMES,
@@ -38,6 +39,15 @@ env.globals.update(STATE_NAMES=STATE_NAMES, ACTION_NAMES=ACTION_NAMES)
 editor_role = require_roles("editor", "reviewer")
 reviewer_role = require_roles("reviewer")
 _editors: Dict[str, Editor] = {}
+ALIAS_MAX = 30  # characters: an alias is a name residents type, not a question
+CATALOGUE_FIELDS = {
+    "id": "事项编号是事项的唯一标识，不能修改。",
+    "name": "事项名称须与事项目录（knowledge/data/catalogue.csv）一致：检索、路由、统计和 200 个事项的清单都以目录为准。",
+    "domain": "所属领域由事项目录决定，须与目录一致。",
+    "audience": "服务对象类别由事项目录决定，须与目录一致。",
+    "lead_department": "牵头部门由事项目录决定，须与目录一致；协办部门可以在下方修改。",
+}
+CATALOGUE_NOTE = "如需调整，请联系管理员修改事项目录并重新导入；其余内容可在此编辑，提交审核后生效。"
 
 
 def editor() -> Editor:
@@ -165,29 +175,43 @@ def gaps_page(staff: Staff = Depends(editor_role), days: int = 30) -> HTMLRespon
     return page("gaps.html", staff, title="知识缺口", groups=groups, days=days, services=services)
 
 
+def _tz() -> ZoneInfo:
+    return ZoneInfo(holder().settings.display_timezone)
+
+
 def _period(start: str, end: str, days: int) -> tuple:
-    today = date.today()
+    """(since, until) as naive UTC for the analytics query (until exclusive), and the first and last day shown.
+
+    Days are calendar days in DISPLAY_TIMEZONE (Asia/Shanghai): the editor picks local dates, the
+    analytics rows are stored in UTC, and the chart counts each row on its local day."""
+    tz = _tz()
+    today = datetime.now(tz).date()
     try:
-        until = date.fromisoformat(end) if end else today
-        since = date.fromisoformat(start) if start else until - timedelta(days=max(1, min(days, 366)) - 1)
+        last = date.fromisoformat(end) if end else today
+        first = date.fromisoformat(start) if start else last - timedelta(days=max(1, min(days, 366)) - 1)
     except ValueError:
-        until, since = today, today - timedelta(days=29)
-    if since > until:
-        since, until = until, since
-    return datetime.combine(since, datetime.min.time()), datetime.combine(until, datetime.max.time())
+        last, first = today, today - timedelta(days=29)
+    if first > last:
+        first, last = last, first
+
+    def utc(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+
+    return utc(first), utc(last + timedelta(days=1)), first, last
 
 
 @router.get("/editor/dashboard", response_class=HTMLResponse)
 def dashboard_page(staff: Staff = Depends(editor_role), start: str = "", end: str = "", days: int = 30) -> HTMLResponse:
-    since, until = _period(start, end, days)
-    data = insights.dashboard(current(), since, until)
+    since, until, first, last = _period(start, end, days)
+    data = insights.dashboard(current(), since, until, _tz())
     charts = {
         "top": insights.bar_chart(data["top_services"], "被问最多的事项", "次"),
         "ratings": insights.bar_chart(data["rating_hist"], "好差评分布", "条", color="#1e6b34"),
         "defects": insights.bar_chart(data["defects"], "预审问题（按代码）", "次", color="#c0392b"),
         "series": insights.line_chart(data["series"], "每日提问、未能理解和转人工"),
     }
-    return page("dashboard.html", staff, title="数据看板", data=data, charts=charts, start=since.date().isoformat(), end=until.date().isoformat())
+    return page("dashboard.html", staff, title="数据看板", data=data, charts=charts, start=first.isoformat(), end=last.isoformat(),
+                timezone=holder().settings.display_timezone)
 
 
 @router.get("/editor/retrain", response_class=HTMLResponse)
@@ -242,7 +266,8 @@ def spec(staff: Staff = Depends(editor_role)) -> Dict[str, Any]:
             "halls": [[k, h.name] for k, h in kb.profile.halls.items()],
             "materials": sorted([[m.id, m.name] for m in kb.materials.values()], key=lambda x: x[1]),
         },
-        "fixed": ["id", "name", "domain", "audience", "lead_department"],
+        "fixed": list(CATALOGUE_FIELDS),
+        "fixed_why": {k: f"{v}{'' if k == 'id' else CATALOGUE_NOTE}" for k, v in CATALOGUE_FIELDS.items()},
     }
 
 
@@ -271,18 +296,17 @@ def validate(service_id: str, body: Dict[str, Any] = Body(...), staff: Staff = D
 
 @router.post("/api/editor/services/{service_id}/preview")
 def preview(service_id: str, body: Dict[str, Any] = Body(...), staff: Staff = Depends(editor_role)) -> JSONResponse:
-    """Exactly what a resident would see for this (unsaved) guide: the WeChat replies and the guide page."""
-    from actions.answers import ELEMENT_OF_INTENT, element_answer, overview, split_message
+    """Exactly what a resident would see for this (unsaved) guide: the WeChat replies and the guide page.
+
+    The replies come from the bot's own action helpers and are shaped by the WeChat channel's own code
+    (2048-byte parts, numbered options): the overview, every element, every scenario's materials, every FAQ."""
     from channels.guide_pages import render_service
 
     svc, problems = editor().validate(body.get("document"))
     if svc is None or errors_of(problems):
         return refused(EditRefused("有错误，无法预览；请先改正标红的字段", errors_of(problems)))
     kb = _kb_with(current(), svc)
-    wechat = [{"title": "居民问到这个事项", "messages": split_message(overview(svc, kb))}]
-    for intent, label in ELEMENT_OF_INTENT.items():
-        wechat.append({"title": f"追问：{label}", "messages": split_message(element_answer(svc, kb, intent))})
-    return JSONResponse({"wechat": wechat, "page": render_service(kb, service_id)})
+    return JSONResponse({"wechat": replies.wechat_preview(svc, kb), "page": render_service(kb, service_id)})
 
 
 @router.put("/api/editor/services/{service_id}/draft")
@@ -312,7 +336,8 @@ def submit(service_id: str, version: int, body: Dict[str, Any] = Body(default={}
 
 @router.post("/api/editor/services/{service_id}/versions/{version}/withdraw")
 def withdraw(service_id: str, version: int, staff: Staff = Depends(editor_role)) -> JSONResponse:
-    return _transition(service_id, version, staff, "withdraw", lambda: editor().withdraw(service_id, version, staff.username))
+    return _transition(service_id, version, staff, "withdraw",
+                       lambda: editor().withdraw(service_id, version, staff.username, admin=staff.has("admin")))
 
 
 @router.post("/api/editor/services/{service_id}/versions/{version}/approve")
@@ -398,7 +423,10 @@ async def import_file(file: UploadFile = File(...), reason: str = Form(""), publ
     """.xlsx (any number of services) or one service's .yml; all or nothing."""
     from knowledge.excel import CellProblem, ExcelRefused, import_workbook
 
-    data = await file.read()
+    try:
+        data = await limits.read_capped(file)
+    except limits.UploadRefused as exc:
+        return JSONResponse({"error": str(exc), "problems": []}, status_code=413)
     name = (file.filename or "").lower()
     direct = bool(publish) and staff.has("admin")
     if bool(publish) and not direct:
@@ -406,6 +434,10 @@ async def import_file(file: UploadFile = File(...), reason: str = Form(""), publ
     why = reason.strip()[:500] or f"导入 {file.filename}"
     ed = editor()
     if name.endswith(".xlsx"):
+        try:
+            limits.check_xlsx(data)
+        except limits.UploadRefused as exc:
+            return JSONResponse({"error": str(exc), "problems": []}, status_code=413)
         try:
             result = import_workbook(ed, data, staff.username, why, publish=direct)
         except ExcelRefused as exc:
@@ -476,14 +508,17 @@ def adopt_gap(body: Dict[str, Any] = Body(...), staff: Staff = Depends(editor_ro
     sid, text, kind = str(body.get("service_id") or ""), str(body.get("text") or "").strip(), body.get("as")
     if kind not in ("alias", "faq") or not text:
         return refused(EditRefused("请选择添加为别名或常见问题，并填写问题文字"))
+    if kind == "alias" and len(text) > ALIAS_MAX:
+        return refused(EditRefused(f"别名最多 {ALIAS_MAX} 个字，这句有 {len(text)} 个字。请改短后再添加（例如只保留事项的叫法），"
+                                   "或添加为常见问题"))
     try:
         open_row = ed.open_change(sid)
         if open_row is not None and open_row.state == "in_review":
             raise EditRefused(f"{sid} 第 {open_row.version} 版正在审核中，审核后再添加")
         doc = dict(open_row.document) if open_row is not None else ed.published(sid)
         if kind == "alias":
-            doc["aliases"] = list(doc.get("aliases", [])) + [text[:30]]
-            reason = f"知识缺口：添加别名“{text[:30]}”"
+            doc["aliases"] = list(doc.get("aliases", [])) + [text]
+            reason = f"知识缺口：添加别名“{text}”"
         else:
             answer = str(body.get("answer") or "").strip()
             doc["faqs"] = list(doc.get("faqs", [])) + [{"q": text, "a": answer}]
@@ -497,9 +532,9 @@ def adopt_gap(body: Dict[str, Any] = Body(...), staff: Staff = Depends(editor_ro
 
 @router.get("/api/editor/dashboard")
 def dashboard(start: str = "", end: str = "", days: int = 30, staff: Staff = Depends(editor_role)) -> Dict[str, Any]:
-    since, until = _period(start, end, days)
-    data = insights.dashboard(current(), since, until)
-    return {"start": since.date().isoformat(), "end": until.date().isoformat(), **data}
+    since, until, first, last = _period(start, end, days)
+    data = insights.dashboard(current(), since, until, _tz())
+    return {"start": first.isoformat(), "end": last.isoformat(), "timezone": holder().settings.display_timezone, **data}
 
 
 @router.post("/api/editor/retrain")

@@ -7,19 +7,25 @@ server as WECHAT_API_BASE to count 客服 pushes).
 
 Figures: ``ack_ms`` (p50/p95/p99/max of every POST's response time), ``over_5s`` (POSTs
 WeChat would have given up on), ``passive`` / ``success`` (how turns were answered),
-``duplicates`` (turns answered twice: two different passive texts, a passive reply and
-also 客服 messages, or the bot asked twice), ``still_answering`` (the bot had not finished when
+``duplicates`` (replies a resident got twice: two different passive texts, or 客服 messages
+beyond what each turn's answer called for — counted from what the fake WeChat server actually
+recorded at ``/fake/sent`` — or the bot asked twice), ``kefu_missing`` (客服 texts that should
+have been sent and were not), ``still_answering`` (the bot had not finished when
 ``settle_seconds`` ran out), ``unanswered`` (an answer nobody delivered: must be 0),
-``errors`` (non-200 responses or exceptions).  Run it on a Redis database no test flushes.
+``errors`` (non-200 responses or exceptions), and ``targets``: the issue's targets (every POST
+answered within 5 s, ack p99 < 1 s, no duplicates) with PASS/MISS each (``target_lines``).
+Run it on a Redis database no test flushes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import random
 import statistics
 import time
+from collections import Counter
 from typing import Any, Awaitable, Coroutine, Dict, List, Optional, Tuple, TypeVar
 
 import httpx
@@ -127,10 +133,17 @@ async def _run(users: int, messages: int, base: str, mode: str, retry_every: int
     wall = time.perf_counter() - started
     states = await asyncio.to_thread(_settle, turns, settle)
     bot_twice = await asyncio.to_thread(_bot_turns_beyond, sorted({t["openid"] for t in turns}), messages)
+    expected = await asyncio.to_thread(_expected_pushes, turns)
+    sent = await asyncio.to_thread(_sent_until_settled, get_settings().wechat_api_base, expected, min(settle, 15.0))
     passive = sum(1 for t in turns if t["passive"])
     pushed = sum(1 for t in turns if not t["passive"] and states.get(t["msg_id"]) == "pushed")
-    both = sum(1 for t in turns if t["passive"] and states.get(t["msg_id"]) == "pushed")
-    return {
+    if sent is None:  # not a fake WeChat server: only Redis can tell (a turn both passive and pushed)
+        extra_sent, missing_sent = sum(1 for t in turns if t["passive"] and states.get(t["msg_id"]) == "pushed"), 0
+    else:
+        extra_sent = sum(sum((sent.get(o, Counter()) - want).values()) for o, want in expected.items())
+        extra_sent += sum(sum(got.values()) for o, got in sent.items() if o not in expected)
+        missing_sent = sum(sum((want - sent.get(o, Counter())).values()) for o, want in expected.items())
+    figures = {
         "users": users, "messages_per_user": messages, "mode": mode, "ramp_s": ramp, "think_s": list(think),
         "posts": len(acks), "wall_s": round(wall, 1),
         "ack_ms": {"p50": _pct(acks, 0.50), "p95": _pct(acks, 0.95), "p99": _pct(acks, 0.99), "max": _pct(acks, 1.0),
@@ -139,9 +152,75 @@ async def _run(users: int, messages: int, base: str, mode: str, retry_every: int
         "passive": passive, "pushed": pushed,
         "still_answering": sum(1 for t in turns if not t["passive"] and states.get(t["msg_id"]) in ("processing", "push")),
         "unanswered": sum(1 for t in turns if not t["passive"] and states.get(t["msg_id"]) not in ("processing", "push", "pushed")),
-        "duplicates": both + bot_twice + sum(t["extra_passive"] for t in turns),
+        "duplicates": extra_sent + bot_twice + sum(t["extra_passive"] for t in turns),
+        "duplicates_counted_from": "redis" if sent is None else "fake_wechat_sent",
+        "kefu_sent": None if sent is None else sum(sum(c.values()) for c in sent.values()),
+        "kefu_missing": missing_sent,
         "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
     }
+    figures["targets"] = targets(figures)
+    return figures
+
+
+TARGETS = {
+    "answered_within_5s": "every POST answered within 5 s (WeChat gives up at 5 s), no errors",
+    "ack_p99_under_1s": "acknowledgement p99 < 1 s",
+    "no_duplicates": "no resident gets a reply twice (counted from the 客服 messages actually sent)",
+}
+
+
+def targets(f: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The issue's targets with the measured value and PASS/MISS each."""
+    out = {
+        "answered_within_5s": (f["over_5s"] == 0 and f["errors"] == 0 and f["ack_ms"]["max"] < 5000,
+                               f"max {f['ack_ms']['max']} ms, {f['over_5s']} over 5 s, {f['errors']} errors"),
+        "ack_p99_under_1s": (f["ack_ms"]["p99"] < 1000, f"p99 {f['ack_ms']['p99']} ms"),
+        "no_duplicates": (f["duplicates"] == 0 and f["duplicates_counted_from"] == "fake_wechat_sent",
+                          f"{f['duplicates']} duplicates (from {f['duplicates_counted_from']})"),
+    }
+    return {k: {"target": TARGETS[k], "value": v, "verdict": "PASS" if ok else "MISS"} for k, (ok, v) in out.items()}
+
+
+def target_lines(figures: Dict[str, Any]) -> List[str]:
+    return [f"{t['verdict']}  {t['target']}: {t['value']}" for t in figures["targets"].values()]
+
+
+def _expected_pushes(turns: List[Dict[str, Any]]) -> Dict[str, Counter]:
+    """Per resident, the 客服 texts the gateway should have sent: all parts of a pushed turn, the parts after the
+    first of a passive one (from each turn's stored answer in Redis)."""
+    from channels.wechat.dedupe import turn_key
+    from guide.redis import get_redis
+
+    pipe = get_redis().pipeline()
+    for t in turns:
+        pipe.hmget(turn_key(f"m:{t['msg_id']}"), "state", "result")
+    out: Dict[str, Counter] = {}
+    for t, (state, result) in zip(turns, pipe.execute()):
+        parts = list(json.loads(result)) if result else []
+        want = parts[1:] if t["passive"] else parts if state == "pushed" else []
+        out.setdefault(t["openid"], Counter()).update(want)
+    return out
+
+
+def _sent_until_settled(api: str, expected: Dict[str, Counter], wait: float) -> Optional[Dict[str, Counter]]:
+    """The 客服 texts the fake WeChat server recorded per bench resident (None for a real WeChat API), waiting up
+    to ``wait`` s for pushes still under way."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            r = httpx.get(f"{api.rstrip('/')}/fake/sent", timeout=10)
+            r.raise_for_status()
+            rows = r.json()["sent"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return None
+        sent: Dict[str, Counter] = {}
+        for m in rows:
+            who = str(m.get("touser") or "")
+            if who in expected:
+                sent.setdefault(who, Counter())[str((m.get("text") or {}).get("content", ""))] += 1
+        if all(not (want - sent.get(o, Counter())) for o, want in expected.items()) or time.time() >= deadline:
+            return sent
+        time.sleep(0.5)
 
 
 def _settle(turns: List[Dict[str, Any]], settle: float) -> Dict[int, str]:

@@ -34,9 +34,13 @@ def run(args: argparse.Namespace) -> int:
     if args.wechat_command == "simulate":
         return asyncio.run(_simulate(args))  # interactive: always the main thread of `guide`
     from channels.wechat.bench import run as bench
+    from channels.wechat.bench import target_lines
 
-    print(json.dumps(bench(users=args.users, messages_per_user=args.messages, base=args.url), ensure_ascii=False, indent=1))
-    return 0
+    figures = bench(users=args.users, messages_per_user=args.messages, base=args.url)
+    print(json.dumps(figures, ensure_ascii=False, indent=1))
+    for line in target_lines(figures):
+        print(line)
+    return 0 if all(t["verdict"] == "PASS" for t in figures["targets"].values()) else 1
 
 
 def _menu(args: argparse.Namespace) -> int:

@@ -71,11 +71,20 @@ async def claim(key: str) -> int:
 
 async def finish(key: str, parts: List[str]) -> str:
     """Store the answer; returns ``push`` when no HTTP response will carry it (send 客服 messages)."""
-    outcome = str(await get_async_redis().eval(_FINISH, 1, turn_key(key), json.dumps(parts, ensure_ascii=False)))
+    try:
+        return str(await get_async_redis().eval(_FINISH, 1, turn_key(key), json.dumps(parts, ensure_ascii=False)))
+    finally:
+        release(key)
+
+
+def release(key: str) -> None:
+    """This process no longer answers ``key``: wake its local waiter and stop counting it as in flight.
+
+    Runs whatever happened to the answer (``finish`` calls it even when Redis fails), so a failed
+    turn never leaves the gateway counting a message in flight — which would keep it in busy mode."""
     event = _local.pop(key, None)
     if event is not None:
         event.set()
-    return outcome
 
 
 async def wait(key: str, attempt: int, budget: float) -> Tuple[str, List[str]]:

@@ -26,13 +26,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.background import BackgroundTask
 
-from channels import delivery, ui_text
+from channels import delivery, transcript, ui_text
 from channels.wechat import dedupe, handling, quota
 from channels.wechat.client import send_text
 from channels.wechat.crypto import CryptoError, MessageCrypto, check
 from channels.wechat.messages import BadMessage, Incoming, parse, parse_xml, text_reply
 from channels.wechat.simulator import router as simulator_router
 from channels.wechat.token import WeChatAPIError
+from guide import metrics
 from guide.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -107,44 +108,93 @@ async def receive(request: Request) -> Response:
         log.info("wechat: unreadable body (%s)", exc)
         return _refuse(400, "消息格式无效")
 
+    try:
+        return await _answer(msg, crypto, q.get("nonce", ""))
+    except Exception:  # noqa: BLE001 - Redis down or any other fault: an apology, never a 5xx
+        log.exception("wechat: answering %s failed before a reply", msg.dedupe_key[-24:])
+        metrics.count("errors", where="wechat_receive")
+        return _passive(msg, ui_text.BOT_UNAVAILABLE, crypto, q.get("nonce", ""))
+
+
+def _passive(msg: Incoming, text: str, crypto: Optional[MessageCrypto], nonce: str,
+             background: Optional[BackgroundTask] = None) -> Response:
+    xml = text_reply(msg.from_user, msg.to_user, text)
+    if crypto is not None:
+        xml = crypto.encrypt(xml, nonce)
+    return Response(xml, media_type="application/xml", background=background)
+
+
+async def _answer(msg: Incoming, crypto: Optional[MessageCrypto], nonce: str) -> Response:
+    """Claim the delivery, start answering it (first delivery only) and wait for the answer within the budget."""
+    s = get_settings()
     attempt = await dedupe.claim(msg.dedupe_key)
     if attempt == 1:
-        await handling.on_arrival(msg)
+        try:
+            await handling.on_arrival(msg)
+        except Exception:  # noqa: BLE001 - quota book-keeping must not stop the answer
+            log.exception("wechat: 客服 window book-keeping failed for %s", msg.dedupe_key[-24:])
         task = asyncio.create_task(_process(msg))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
     else:
         log.info("wechat: delivery %d of %s", attempt, msg.dedupe_key[-24:])
-    busy = dedupe.in_flight() > s.wechat_busy_turns
-    state, parts = await dedupe.wait(msg.dedupe_key, attempt, min(s.wechat_busy_budget, s.wechat_reply_budget) if busy
-                                     else s.wechat_reply_budget)
+    budget = s.wechat_reply_budget
+    if dedupe.in_flight() > s.wechat_busy_turns and await quota.can_push(msg.sender):
+        budget = min(s.wechat_busy_budget, budget)  # a burst: ack fast, the answer follows as 客服 messages
+    state, parts = await dedupe.wait(msg.dedupe_key, attempt, budget)
     if state != "passive" or not parts:
         return PlainTextResponse("success")
-    xml = text_reply(msg.from_user, msg.to_user, parts[0])
-    if crypto is not None:
-        xml = crypto.encrypt(xml, q["nonce"])
     rest = BackgroundTask(_push_rest, msg.dedupe_key, msg.sender, parts[1:]) if len(parts) > 1 else None
-    return Response(xml, media_type="application/xml", background=rest)
+    return _passive(msg, parts[0], crypto, nonce, rest)
 
 
 async def _process(msg: Incoming) -> None:
-    """Answer one message (first delivery only) and hand the parts to whoever delivers them."""
+    """Answer one message (first delivery only) and hand the parts to whoever delivers them.
+
+    Whatever fails, the turn is finished (``dedupe.finish`` in ``finally``): the waiting request
+    gets the answer or an apology, and this gateway stops counting the message as in flight."""
+    parts = [ui_text.BOT_UNAVAILABLE]
+    outcome = ""
     try:
-        messages = await asyncio.wait_for(handling.answer(msg), timeout=PROCESS_TIMEOUT)
-    except Exception:  # noqa: BLE001 - the resident gets an apology, never silence
-        log.exception("wechat: answering %s failed", msg.dedupe_key[-24:])
-        messages = [{"kind": "bot", "text": ui_text.BOT_UNAVAILABLE}]
-    try:
-        parts, _ = await handling.shape(msg.sender, messages)
-        if await dedupe.finish(msg.dedupe_key, parts) == "push":
-            await deliver(msg.sender, parts)
-    except Exception:  # noqa: BLE001 - a background task has no caller to report to
-        log.exception("wechat: delivering %s failed", msg.dedupe_key[-24:])
+        try:
+            messages = await asyncio.wait_for(handling.answer(msg), timeout=PROCESS_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the resident gets an apology, never silence
+            log.exception("wechat: answering %s failed", msg.dedupe_key[-24:])
+            messages = [{"kind": "bot", "text": ui_text.BOT_UNAVAILABLE}]
+        try:
+            parts, _ = await handling.shape(msg.sender, messages)
+        except Exception:  # noqa: BLE001 - an answer that cannot be shaped becomes an apology
+            log.exception("wechat: shaping the answer to %s failed", msg.dedupe_key[-24:])
+            metrics.count("errors", where="wechat_shape")
+            parts = [ui_text.BOT_UNAVAILABLE]
+    finally:
+        try:
+            outcome = await dedupe.finish(msg.dedupe_key, parts)
+        except Exception:  # noqa: BLE001 - a background task has no caller to report to
+            log.exception("wechat: finishing %s failed", msg.dedupe_key[-24:])
+    if outcome == "push":
+        await _deliver_answer(msg.sender, parts)
 
 
 async def _push_rest(key: str, sender: str, parts: List[str]) -> None:
-    if await dedupe.first_push(key):
-        await deliver(sender, parts)
+    try:
+        if await dedupe.first_push(key):
+            await _deliver_answer(sender, parts)
+    except Exception:  # noqa: BLE001 - runs after the response: log, never raise into the server
+        log.exception("wechat: pushing the rest of %s failed", key[-24:])
+
+
+async def _deliver_answer(sender: str, parts: List[str]) -> None:
+    """The bot's answer as 客服 messages; a refusal is written to the transcript, where agents see it."""
+    report = await deliver(sender, parts)
+    if report["ok"]:
+        return
+    try:
+        await asyncio.to_thread(transcript.append, sender, "system",
+                                f"机器人答复未能通过客服消息送达（已发 {report['sent']}/{len(parts)} 条）：{report['error']}",
+                                internal=True)
+    except Exception:  # noqa: BLE001 - the log line in ``deliver`` remains
+        log.exception("wechat: recording an undelivered answer for %s failed", sender[:10])
 
 
 async def deliver(sender: str, parts: List[str]) -> Dict[str, Any]:

@@ -9,6 +9,7 @@ reply (2048 bytes of UTF-8).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -102,34 +103,41 @@ def text_reply(to_user: str, from_user: str, content: str) -> str:
 RATING_LEVELS = [(5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意")]
 
 
-def options(messages: List[Dict[str, Any]]) -> Dict[str, str]:
-    """Number → payload for every button in the answer; non-numeric payloads get the next free number."""
-    taken: Dict[str, str] = {}
-    pending: List[str] = []
+PREFIX = re.compile(r"^\s*\d{1,3}\s*[.．、)）](?!\d)\s*")
+
+
+def _buttons(messages: List[Dict[str, Any]]) -> List[Tuple[str, str]]:
+    """(payload, title) of every usable button, in the order they are shown."""
+    out: List[Tuple[str, str]] = []
     for m in messages:
+        if (m.get("kind") or "bot") == "rating":
+            continue
         for b in m.get("buttons") or []:
             payload = str(b.get("payload") or b.get("title") or "")
-            if payload.isdigit() and payload not in taken:
-                taken[payload] = payload
-            elif payload:
-                pending.append(payload)
-    n = max((int(k) for k in taken), default=0)
-    for payload in pending:
-        n += 1
-        taken[str(n)] = payload
-    return taken
+            if payload:
+                out.append((payload, str(b.get("title") or payload)))
+    return out
 
 
-def _button_lines(buttons: List[Dict[str, Any]], numbers: Dict[str, str]) -> List[str]:
-    by_payload = {p: n for n, p in numbers.items()}
+def options(messages: List[Dict[str, Any]]) -> Dict[str, str]:
+    """Number → payload for every button in the answer: 1 … n in the order they are shown.
+
+    The number is the one the resident sees and replies with; the payload is what the bot
+    gets for it (a bot's own "2" may be shown as option 1 when it follows another button)."""
+    return {str(n): payload for n, (payload, _) in enumerate(_buttons(messages), 1)}
+
+
+def _button_lines(buttons: List[Dict[str, Any]], first: int) -> List[str]:
+    """The buttons of one message as "n. title" lines, numbered from ``first`` (a title's own number is replaced)."""
     lines = []
+    n = first
     for b in buttons:
         payload = str(b.get("payload") or b.get("title") or "")
-        title = str(b.get("title") or payload)
-        number = by_payload.get(payload, "")
-        if number and not title.lstrip().startswith((f"{number}.", f"{number}、", f"{number} ")):
-            title = f"{number}. {title}"
-        lines.append(title)
+        if not payload:
+            continue
+        title = PREFIX.sub("", str(b.get("title") or payload)) or payload
+        lines.append(f"{n}. {title}")
+        n += 1
     return lines
 
 
@@ -137,6 +145,7 @@ def render(messages: List[Dict[str, Any]]) -> Tuple[str, Dict[str, str]]:
     """The whole answer as one text, and the number → payload map of its options."""
     numbers = options(messages)
     blocks: List[str] = []
+    shown = 0
     for m in messages:
         kind = m.get("kind") or "bot"
         if kind == "rating":
@@ -148,7 +157,9 @@ def render(messages: List[Dict[str, Any]]) -> Tuple[str, Dict[str, str]]:
             text = f"【人工客服】{text}"
         lines = [text] if text else []
         if m.get("buttons"):
-            lines.extend(_button_lines(m["buttons"], numbers))
+            numbered = _button_lines(m["buttons"], shown + 1)
+            shown += len(numbered)
+            lines.extend(numbered)
         link = m.get("link")
         if isinstance(link, dict) and link.get("url"):
             lines.append(f"{link.get('title') or link.get('text') or '查看详情'}：{link['url']}")

@@ -17,6 +17,7 @@ from guide.redis import get_async_redis
 WINDOW_SECONDS = 48 * 3600
 PER_MESSAGE = 5
 PER_EVENT, EVENT_SECONDS = 3, 60
+NO_KEFU_SECONDS = 3600  # after a 48001, answer passively for an hour before trying 客服 messages again
 
 ERRORS: Dict[int, str] = {
     45015: "居民已超过48小时未给公众号发消息（或已取消关注），微信不允许再推送客服消息。请等居民再次留言，或拨打电话联系。",
@@ -33,6 +34,11 @@ def window_key(sender: str) -> str:
 
 def quota_key(sender: str) -> str:
     return f"guide:wechat:quota:{sender}"
+
+
+def no_kefu_key() -> str:
+    """Set when WeChat said this account may not send 客服 messages at all (48001)."""
+    return "guide:wechat:no_kefu"
 
 
 def error_text(errcode: int, errmsg: str = "") -> str:
@@ -72,3 +78,16 @@ async def refused(sender: str, errcode: int) -> None:
         await get_async_redis().delete(window_key(sender), quota_key(sender))
     elif errcode == 45047:
         await get_async_redis().delete(quota_key(sender))
+    elif errcode == 48001:
+        await get_async_redis().set(no_kefu_key(), "48001", ex=NO_KEFU_SECONDS)
+
+
+async def can_push(sender: str) -> bool:
+    """Whether a 客服 message to ``sender`` would be accepted, as far as this channel knows.
+
+    When it would not (no quota left, window closed, or the account lacks the 客服 API), an
+    answer must go out passively, so the endpoint waits its full reply budget instead of
+    handing the answer to a 客服 push that WeChat would refuse."""
+    r = get_async_redis()
+    left, blocked = await r.mget(quota_key(sender), no_kefu_key())
+    return blocked is None and left is not None and int(left) > 0

@@ -8,6 +8,8 @@ the account's token, so it must never be reachable in production.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import time
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from channels.wechat.crypto import MessageCrypto, nonce, signature
 from channels.wechat.messages import parse_xml
-from guide.settings import get_settings
+from guide.settings import get_settings, secret_key
 
 router = APIRouter()
 ACCOUNT = "gh_guide_demo"
@@ -115,15 +117,50 @@ async def post(http: httpx.AsyncClient, base: str, account: Account, xml: str, m
 
 # ----------------------------------------------------------------- the page
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TOKEN_SECONDS = 12 * 3600
+TOKEN_HEADER = "X-Simulator-Token"
+
+
 def enabled() -> bool:
+    """Served only when switched on (``WECHAT_SIMULATOR``) and talking to a fake WeChat API on loopback.
+
+    The page signs messages with the account's token, so against the real WeChat API it would let anyone
+    speak as any resident; ``WECHAT_SIMULATOR_REAL_API`` is the explicit override for a staging account."""
     s = get_settings()
     host = urlparse(s.wechat_api_base).hostname or ""
-    return bool(s.wechat_token) and (s.wechat_simulator or host in ("127.0.0.1", "localhost", "::1"))
+    return bool(s.wechat_token) and s.wechat_simulator and (host in LOOPBACK or s.wechat_simulator_real_api)
 
 
-def _guard() -> None:
+def target() -> str:
+    """This gateway's own base URL from the settings (never the request's Host header, which a caller controls)."""
+    s = get_settings()
+    if s.wechat_simulator_target:
+        return s.wechat_simulator_target.rstrip("/")
+    host = s.gateway_host if s.gateway_host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{s.gateway_port}"
+
+
+def page_token(now: Optional[float] = None) -> str:
+    """A token the page sends back with every post (a cross-site form cannot read or send it)."""
+    stamp = str(int(now if now is not None else time.time()))
+    mac = hmac.new(secret_key().encode(), f"wechat-simulator:{stamp}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{stamp}.{mac}"
+
+
+def token_ok(token: str) -> bool:
+    stamp, _, _mac = (token or "").partition(".")
+    if not stamp.isdigit() or time.time() - int(stamp) > TOKEN_SECONDS:
+        return False
+    return hmac.compare_digest(page_token(int(stamp)), token)
+
+
+def _guard(request: Optional[Request] = None) -> None:
+    """404 when the simulator is off; 403 for a post without this page's token."""
     if not enabled():
         raise HTTPException(404, "模拟器未开启")
+    if request is not None and not token_ok(request.headers.get(TOKEN_HEADER, "")):
+        raise HTTPException(403, "请从模拟器页面发送（缺少或过期的页面令牌，请刷新页面）")
 
 
 class SimIn(BaseModel):
@@ -138,13 +175,18 @@ class SimIn(BaseModel):
 @router.get("/wechat/simulator", response_class=HTMLResponse)
 def page() -> HTMLResponse:
     _guard()
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    html = PAGE.read_text(encoding="utf-8").replace("{{SIMULATOR_TOKEN}}", page_token())
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 
 @router.post("/wechat/simulator/send")
 async def send(body: SimIn, request: Request) -> Dict[str, Any]:
     """Post one signed message to this gateway's /wechat as WeChat would; returns what WeChat would get back."""
-    _guard()
+    _guard(request)
+    return await _send(body)
+
+
+async def _send(body: SimIn) -> Dict[str, Any]:
     account = Account.from_settings()
     if body.mode != "plain" and not account.aes_key:
         raise HTTPException(400, "未配置 WECHAT_AES_KEY，只能用明文模式")
@@ -153,7 +195,7 @@ async def send(body: SimIn, request: Request) -> Dict[str, Any]:
                          recognition=recognition)
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=10) as http:
-        r = await post(http, str(request.base_url), account, xml, body.mode)
+        r = await post(http, target(), account, xml, body.mode)
     elapsed = round((time.perf_counter() - started) * 1000)
     reply = read_reply(account, r.text) if r.status_code == 200 else ""
     return {"status": r.status_code, "elapsed_ms": elapsed, "reply": reply, "raw": r.text[:4000], "sent_xml": xml}
@@ -162,7 +204,7 @@ async def send(body: SimIn, request: Request) -> Dict[str, Any]:
 @router.post("/wechat/simulator/image")
 async def image(request: Request, openid: str = "o_demo_resident", mode: str = "plain") -> Dict[str, Any]:
     """Put the posted image on the fake WeChat server (as if the resident's phone uploaded it), then send it."""
-    _guard()
+    _guard(request)
     data = await request.body()
     if not data or len(data) > get_settings().max_upload_mb * 1024 * 1024:
         raise HTTPException(400, "图片为空或过大")
@@ -170,13 +212,17 @@ async def image(request: Request, openid: str = "o_demo_resident", mode: str = "
         r = await http.post(f"{get_settings().wechat_api_base.rstrip('/')}/fake/media", content=data,
                             headers={"Content-Type": request.headers.get("content-type", "image/jpeg")})
     media_id = str(r.json()["media_id"])
-    return await send(SimIn(openid=openid, kind="image", text="", event_key="", media_id=media_id, mode=mode), request)
+    try:
+        sim = SimIn(openid=openid, kind="image", text="", event_key="", media_id=media_id, mode=mode)
+    except ValueError as exc:
+        raise HTTPException(422, "OpenID 或模式无效") from exc
+    return await _send(sim)
 
 
 @router.get("/wechat/simulator/pushed")
-async def pushed(openid: str = "o_demo_resident", after: int = 0) -> Dict[str, Any]:
+async def pushed(request: Request, openid: str = "o_demo_resident", after: int = 0) -> Dict[str, Any]:
     """客服 messages the fake WeChat server recorded for this resident (what their phone would show)."""
-    _guard()
+    _guard(request)
     async with httpx.AsyncClient(timeout=5) as http:
         r = await http.get(f"{get_settings().wechat_api_base.rstrip('/')}/fake/sent", params={"touser": openid, "after": after})
     return {"sent": [{"seq": m["seq"], "text": (m.get("text") or {}).get("content", "")} for m in r.json().get("sent", [])]}

@@ -61,6 +61,11 @@ def test_editor_changes_a_fee_reviewer_publishes_answer_changes_then_rollback(br
         open_editor(ed, gateway, "T148")
         amount = ed.locator("[data-path='fee.items.0.amount']")
         assert amount.input_value() == "1000"
+        # the catalogue's fields are read-only, and the page says why and what to do instead
+        assert ed.locator("#f-name").get_attribute("readonly") is not None
+        assert "事项目录" in ed.locator("#f-name-why").inner_text()
+        assert ed.locator("#f-lead_department").is_disabled() and "联系管理员" in ed.locator("#f-lead_department-why").inner_text()
+        assert ed.locator("#f-name").get_attribute("aria-describedby") == "f-name-why"
 
         # inline validation: a fee of "abc" is named on the field, and saving changes nothing
         amount.fill("abc")
@@ -78,6 +83,8 @@ def test_editor_changes_a_fee_reviewer_publishes_answer_changes_then_rollback(br
         ed.fill("#reason", "2026年殡葬基本服务收费调整")
         ed.click("#preview-btn")
         ed.wait_for_selector("#wechat .bubble:has-text('1200元/具')")
+        previews = ed.locator("#wechat h3").all_inner_texts()  # every FAQ and every scenario's material list
+        assert any(t.startswith("常见问题：") for t in previews) and any(t.startswith("选择情形") for t in previews)
         assert "1200元/具" in ed.frame_locator("#page-frame").locator("body").inner_text()
         ed.click("#save")
         ed.wait_for_selector("#flash.ok:has-text('草稿')")

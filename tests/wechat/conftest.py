@@ -77,7 +77,7 @@ def wx_gateway(fake_wechat: str, scripted_rasa: str, wx_logs: Path) -> Iterator[
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     var = wx_logs / "var"
-    env = {**os.environ, **wechat_env(fake_wechat), "PUBLIC_BASE_URL": base, "GATEWAY_PORT": str(port),
+    env = {**os.environ, **wechat_env(fake_wechat), "PUBLIC_BASE_URL": base, "GATEWAY_PORT": str(port), "WECHAT_SIMULATOR": "1",
            "RASA_URL": scripted_rasa, "VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{wx_logs}/gateway.db",
            "WECHAT_REPLY_BUDGET": BUDGET}
     proc = _start([sys.executable, "-m", "uvicorn", "channels.gateway:app", "--host", "127.0.0.1", "--port", str(port)],
@@ -85,6 +85,18 @@ def wx_gateway(fake_wechat: str, scripted_rasa: str, wx_logs: Path) -> Iterator[
     yield {"base": base, "api": fake_wechat, "rasa": scripted_rasa, "var": str(var), "log": str(wx_logs / "gateway.log")}
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def start_gateway(wx: Dict[str, str], logs: Path, name: str, **extra: str) -> tuple:
+    """Another real gateway beside ``wx_gateway`` (same database, fake WeChat and scripted Rasa) with ``extra`` settings;
+    returns (process, base URL).  The caller terminates the process."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **wechat_env(wx["api"]), "PUBLIC_BASE_URL": base, "GATEWAY_PORT": str(port), "RASA_URL": wx["rasa"],
+           "VAR_DIR": wx["var"], "DATABASE_URL": f"sqlite:///{logs}/gateway.db", "WECHAT_REPLY_BUDGET": BUDGET, **extra}
+    proc = _start([sys.executable, "-m", "uvicorn", "channels.gateway:app", "--host", "127.0.0.1", "--port", str(port)],
+                  base + "/healthz", env, logs / f"gateway-{name}.log")
+    return proc, base
 
 
 @pytest.fixture()

@@ -48,6 +48,11 @@ async def webhook(request: Request) -> List[Dict[str, Any]]:
         return [{"recipient_id": body["sender"], "text": f"慢答复：{text}"}]
     if "长" in text:
         return [{"recipient_id": body["sender"], "text": LONG}]
+    if "坏按钮" in text:  # a malformed answer (buttons that are not objects): shaping it for WeChat fails
+        return [{"recipient_id": body["sender"], "text": "请选择：", "buttons": ["不是按钮"]}]
+    if "乱序" in text:  # a button with a word payload before one whose payload is a number
+        return [{"recipient_id": body["sender"], "text": "您要哪一项？",
+                 "buttons": [{"title": "人工服务", "payload": "/ask_human"}, {"title": "2. 继续咨询", "payload": "2"}]}]
     if "选" in text:
         return [{"recipient_id": body["sender"], "text": "您想办的是哪一件？",
                  "buttons": [{"title": "1. 新生儿出生一件事", "payload": "1"}, {"title": "2. 企业注销一件事", "payload": "2"},

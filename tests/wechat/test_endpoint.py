@@ -197,3 +197,15 @@ def test_image_is_downloaded_stored_and_reaches_the_hub_as_an_upload(wx_gateway:
 def test_expired_media_gets_a_resend_request(wx_gateway: Dict[str, str]) -> None:
     _, text = say(wx_gateway["base"], openid(), kind="image", media_id="EXPIRED_MEDIA")
     assert "没有接收成功" in text
+
+
+def test_options_are_numbered_in_order_and_numbers_pick_what_was_shown(wx_gateway: Dict[str, str]) -> None:
+    """A word payload before a numeric one: shown as 1 and 2 (never "2." then "3."), and "1" picks the first."""
+    who = openid()
+    _, text = say(wx_gateway["base"], who, "乱序的选项")
+    assert "1. 人工服务\n2. 继续咨询" in text and "回复 1、2 即可选择" in text and "3." not in text
+    _, picked = say(wx_gateway["base"], who, "1")
+    assert picked == "好的，正在为您转接人工客服。"
+    _, text = say(wx_gateway["base"], who, "乱序的选项")
+    _, picked = say(wx_gateway["base"], who, "2")
+    assert picked == "您说的是：2"

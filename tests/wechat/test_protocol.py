@@ -83,6 +83,13 @@ def test_buttons_become_numbered_options_and_other_payloads_get_the_next_numbers
     assert numbers == {"1": "1", "2": "2", "3": "/ask_human"}
 
 
+def test_options_are_numbered_one_to_n_in_the_order_shown_across_messages() -> None:
+    text, numbers = render([{"kind": "bot", "text": "选一个", "buttons": [{"title": "A", "payload": "/a"}, {"title": "2. B", "payload": "2"}]},
+                            {"kind": "bot", "text": "或者", "buttons": [{"title": "1. 甲", "payload": "1"}, {"title": "3.5 万元以下", "payload": "9"}]}])
+    assert text == "选一个\n1. A\n2. B\n\n或者\n3. 甲\n4. 3.5 万元以下\n\n（回复 1、2、3、4 即可选择）"
+    assert numbers == {"1": "/a", "2": "2", "3": "1", "4": "9"}  # what the resident types → what the bot gets
+
+
 def test_long_text_splits_under_the_passive_limit_without_losing_a_character() -> None:
     text = "\n".join("第%d项：申请人身份证、户口簿、出生医学证明原件及复印件，按窗口要求提交。" % i for i in range(120))
     text += "\n" + "无标点的超长行" * 400

@@ -28,9 +28,10 @@ def post(base: str, xml: str, mode: str = "plain", params: Optional[Dict[str, st
     return httpx.post(f"{base}/wechat", params=params, content=body, headers={"Content-Type": "text/xml"}, timeout=timeout)
 
 
-def say(base: str, who: str, text: str = "", kind: str = "text", mode: str = "plain", **kw: Any) -> Tuple[httpx.Response, str]:
+def say(base: str, who: str, text: str = "", kind: str = "text", mode: str = "plain", timeout: float = 10,
+        **kw: Any) -> Tuple[httpx.Response, str]:
     xml, _ = message_xml(who, kind, text, **kw)
-    r = post(base, xml, mode)
+    r = post(base, xml, mode, timeout=timeout)
     return r, read_reply(ACCOUNT, r.text) if r.status_code == 200 else ""
 
 

@@ -2,7 +2,7 @@
 // with the same validators as `guide kb validate`, previewed exactly as residents see it.
 const page = document.getElementById('editor');
 const SID = page.dataset.service;
-let SPEC = null, CHOICES = null, FIXED = [], doc = null, openState = page.dataset.state || '';
+let SPEC = null, CHOICES = null, FIXED = [], FIXED_WHY = {}, doc = null, openState = page.dataset.state || '';
 let dirty = false;
 
 const CHOICE_OF = {lead_department: 'departments', cooperating_departments: 'departments', department: 'departments',
@@ -91,6 +91,13 @@ function field(spec, path, parent) {
   const id = 'f-' + dotted.replace(/\./g, '-');
   c.id = id;
   wrap.append(el('label', {for: id}, spec.label + (spec.required ? ' *' : '')), c);
+  if (path.length === 1 && FIXED.includes(spec.name)) {
+    // fixed by the catalogue: read-only, and the editor is told why and what to do instead
+    const why = el('p', {class: 'hint fixed-why', id: id + '-why'}, FIXED_WHY[spec.name] || '此项不能在此修改。');
+    c.setAttribute('aria-describedby', why.id);
+    wrap.classList.add('fixed');
+    wrap.append(why);
+  }
   return wrap;
 }
 
@@ -237,7 +244,7 @@ function updateButtons() {
 
 async function init() {
   const [spec, svc] = await Promise.all([api('GET', '/api/editor/spec'), api('GET', `/api/editor/services/${SID}`)]);
-  SPEC = spec.fields; CHOICES = spec.choices; FIXED = spec.fixed;
+  SPEC = spec.fields; CHOICES = spec.choices; FIXED = spec.fixed; FIXED_WHY = spec.fixed_why || {};
   doc = JSON.parse(JSON.stringify(svc.open ? svc.open.document : svc.published));
   if (svc.open) { page.dataset.version = svc.open.version; openState = svc.open.state; document.getElementById('reason').value = svc.open.reason || ''; }
   render();
