@@ -30,7 +30,12 @@ if TYPE_CHECKING:
     from knowledge.base import KnowledgeBase, KnowledgeHolder
     from knowledge.store import Store
 
-CHANNEL = "guide:kb:changed"
+CHANNEL = "guide:kb:changed"  # + ":<db>": Redis pub/sub ignores database numbers, deployments sharing a server must not
+
+
+def channel_for(client: redis.Redis) -> str:
+    """The announcement channel of the database ``client`` uses (one Redis server may hold several deployments)."""
+    return f"{CHANNEL}:{client.connection_pool.connection_kwargs.get('db', 0)}"
 CLOCK_SKEW_S = 5.0  # a knowledge base loaded this long after the database's last change is taken as current
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,8 @@ log = logging.getLogger(__name__)
 def announce_change(service_ids: List[str], quiet: bool = False) -> int:
     """Tell every process; returns how many listeners heard it."""
     try:
-        return int(get_redis().publish(CHANNEL, json.dumps({"services": service_ids, "at": time.time()})))
+        client = get_redis()
+        return int(client.publish(channel_for(client), json.dumps({"services": service_ids, "at": time.time()})))
     except redis.RedisError as exc:
         if not quiet:
             raise
@@ -149,8 +155,9 @@ class ChangeListener(threading.Thread):
     def run(self) -> None:
         while not self._stop.is_set():
             try:
-                pubsub = (self.client or get_redis()).pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                client = self.client or get_redis()
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(channel_for(client))
                 self.subscriptions += 1
                 self._refresh()  # whatever was published while this process was not subscribed
                 checked = time.monotonic()

@@ -142,10 +142,10 @@ def test_publish_reaches_another_process_knowledge_base_over_redis(db_url: str, 
         import time
 
         from guide.redis import get_redis
-        from knowledge.events import CHANNEL
+        from knowledge.events import channel_for
 
         for _ in range(100):
-            if get_redis().pubsub_numsub(CHANNEL)[0][1] >= 1:
+            if get_redis().pubsub_numsub(channel_for(get_redis()))[0][1] >= 1:
                 break
             time.sleep(0.05)
         assert "1000元" in element_answer(other.get().services["T148"], other.get(), "ask_fee")

@@ -17,7 +17,7 @@ from actions.answers import element_answer
 from guide.settings import Settings
 from knowledge.base import KnowledgeHolder
 from knowledge.editing import Editor, default_on_publish
-from knowledge.events import CHANNEL, ChangeListener, Freshness, db_version
+from knowledge.events import ChangeListener, Freshness, channel_for, db_version
 
 
 def _holder(db_url: str, data: Path) -> KnowledgeHolder:
@@ -49,10 +49,10 @@ def _until(check: Callable[[], bool], seconds: float) -> bool:
 
 
 def _listener(fresh: Freshness, client: redis.Redis, every: float = 3600.0) -> ChangeListener:
-    before = client.pubsub_numsub(CHANNEL)[0][1]  # pub/sub spans databases: other processes may listen too
+    before = client.pubsub_numsub(channel_for(client))[0][1]  # other listeners on this database may be running
     listener = ChangeListener(lambda _ids: fresh.refresh(), client=client, refresh=fresh.refresh, every=every)
     listener.start()
-    assert _until(lambda: client.pubsub_numsub(CHANNEL)[0][1] > before and listener.subscriptions >= 1, 5)
+    assert _until(lambda: client.pubsub_numsub(channel_for(client))[0][1] > before and listener.subscriptions >= 1, 5)
     # the check on subscribing has run (it may reload once: these holders were loaded right after the import)
     assert _until(lambda: fresh._loaded[0] is not None, 5)
     return listener
@@ -120,11 +120,11 @@ def test_the_publishing_process_loads_its_change_once(db_url: str, few_data: Pat
         heard.set()
 
     client = _named_client()
-    before = client.pubsub_numsub(CHANNEL)[0][1]
+    before = client.pubsub_numsub(channel_for(client))[0][1]
     listener = ChangeListener(on_change, client=client, refresh=fresh.refresh, every=3600.0)
     listener.start()
     try:
-        assert _until(lambda: client.pubsub_numsub(CHANNEL)[0][1] > before and fresh._loaded[0] is not None, 5)
+        assert _until(lambda: client.pubsub_numsub(channel_for(client))[0][1] > before and fresh._loaded[0] is not None, 5)
         start = fresh.reloads
         editor = Editor(me.store, few_data, on_publish=default_on_publish(me.store, me))
         _publish_fee(editor, 1500)

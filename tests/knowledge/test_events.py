@@ -6,7 +6,7 @@ import threading
 
 import redis
 
-from knowledge.events import CHANNEL, ChangeListener
+from knowledge.events import ChangeListener, channel_for
 
 
 def test_announcement_reaches_a_listener(redis_client: redis.Redis) -> None:
@@ -17,15 +17,15 @@ def test_announcement_reaches_a_listener(redis_client: redis.Redis) -> None:
         heard.append(ids)
         done.set()
 
-    before = redis_client.pubsub_numsub(CHANNEL)[0][1]  # pub/sub spans databases: other processes may listen too
+    before = redis_client.pubsub_numsub(channel_for(redis_client))[0][1]  # other listeners on this database may be running
     listener = ChangeListener(on_change, client=redis_client)
     listener.start()
     try:
         for _ in range(50):  # wait until subscribed
-            if redis_client.pubsub_numsub(CHANNEL)[0][1] > before:
+            if redis_client.pubsub_numsub(channel_for(redis_client))[0][1] > before:
                 break
             threading.Event().wait(0.05)
-        redis_client.publish(CHANNEL, '{"services": ["T001"]}')
+        redis_client.publish(channel_for(redis_client), '{"services": ["T001"]}')
         assert done.wait(5)
         assert heard == [["T001"]]
     finally:
@@ -41,16 +41,16 @@ def test_a_broken_message_does_not_kill_the_listener(redis_client: redis.Redis) 
         if len(calls) == 2:
             second.set()
 
-    before = redis_client.pubsub_numsub(CHANNEL)[0][1]  # pub/sub spans databases: other processes may listen too
+    before = redis_client.pubsub_numsub(channel_for(redis_client))[0][1]  # other listeners on this database may be running
     listener = ChangeListener(on_change, client=redis_client)
     listener.start()
     try:
         for _ in range(50):
-            if redis_client.pubsub_numsub(CHANNEL)[0][1] > before:
+            if redis_client.pubsub_numsub(channel_for(redis_client))[0][1] > before:
                 break
             threading.Event().wait(0.05)
-        redis_client.publish(CHANNEL, "not json")
-        redis_client.publish(CHANNEL, '{"services": ["T002"]}')
+        redis_client.publish(channel_for(redis_client), "not json")
+        redis_client.publish(channel_for(redis_client), '{"services": ["T002"]}')
         assert second.wait(5)
         assert calls == [[], ["T002"]]
     finally:
