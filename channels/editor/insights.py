@@ -41,7 +41,7 @@ class GapGroup:
 
 def _known_phrases(kb: KnowledgeBase) -> set:
     """Questions already covered: every alias and FAQ question (normalised)."""
-    known = set()
+    known: set = set()
     for svc in kb.services.values():
         known.update(normalize(a) for a in svc.aliases)
         known.update(normalize(f.q) for f in svc.faqs)
@@ -162,7 +162,7 @@ def line_chart(series: Sequence[Tuple[str, int, int, int]], title: str, width: i
              f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" font-size="11">{top}</text>',
              f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end" font-size="11">0</text>']
     for name, idx, color in lines:
-        pts = " ".join(f"{x:.1f},{y(s[idx]):.1f}" for x, s in zip(xs, series))
+        pts = " ".join(f"{x:.1f},{y(int(s[idx])):.1f}" for x, s in zip(xs, series))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"><title>{name}</title></polyline>')
     step = max(1, n // 8)
     for i in range(0, n, step):

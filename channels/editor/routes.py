@@ -251,7 +251,7 @@ def list_services(q: str = "", domain: str = "", department: str = "", status: s
                     "open_version": r.open_version, "updated_at": r.updated_at.isoformat(timespec="minutes"),
                     "updated_by": r.updated_by})
     if sort == "changed":
-        out.sort(key=lambda x: x["updated_at"], reverse=True)
+        out.sort(key=lambda x: str(x["updated_at"]), reverse=True)
     return {"count": len(out), "services": out}
 
 

@@ -11,15 +11,13 @@ path at once):
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Iterator
 
 import pytest
+from fastapi.testclient import TestClient  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fastapi.testclient import TestClient  # noqa: E402
 
 from channels.gateway import app  # noqa: E402
 from guide.settings import get_settings  # noqa: E402

@@ -7,13 +7,11 @@ database; staff requests are made as the seeded demo admin.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
-
 from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
