@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import httpx
 
 from bench.stack import Stack, free_port, machine_redis, rss_by_process
-from guide.settings import ROOT
+from guide.settings import ROOT, get_settings
 
 HISTORY = Path(__file__).resolve().parent / "history.jsonl"
 UPLOAD, RATING = "<upload>", "<rating>"
@@ -262,7 +262,8 @@ def plain_rasa_up(out=print) -> Iterator[Tuple[Callable[[], Target], Dict[str, A
     proc = Process("plain-rasa", [str(Path(sys.executable).parent / "rasa"), "run", "--enable-api", "--model", str(model),
                                   "--port", str(port), "--interface", "127.0.0.1", "--endpoints", str(endpoints),
                                   "--credentials", str(ROOT / "credentials.yml")],
-                   f"http://127.0.0.1:{port}/status", env, log_dir, 300)
+                   f"http://127.0.0.1:{port}/status", env, log_dir, 300,
+                   get_settings().worker_nice)  # the same priority as our Rasa: the load generator is treated alike
     base = f"http://127.0.0.1:{port}"
     result: Dict[str, Any] = {"model": model.name}
     try:

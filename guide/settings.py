@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     rasa_workers: int = Field(1, ge=1, le=16, description="Rasa server processes behind one port (Rasa's SANIC_WORKERS; "
                               "each loads the model, ~1.9 GB; safe because the lock store is Redis)")
     action_port: int = 5055
+    worker_nice: int = Field(5, ge=0, le=19, description="nice value of Rasa and the action server: on a saturated machine "
+                             "the gateway (WeChat acknowledgements, live agent views) gets the CPU first")
     public_base_url: str = ""
     rasa_url: str = ""
     model_dir: Path = ROOT / "models"

@@ -43,14 +43,17 @@ def redis_env(url: str) -> Dict[str, str]:
 
 
 class Process:
-    def __init__(self, name: str, cmd: List[str], health: str, env: Dict[str, str], log_dir: Path, timeout: float) -> None:
-        self.name, self.cmd, self.health, self.env, self.timeout = name, cmd, health, env, timeout
+    def __init__(self, name: str, cmd: List[str], health: str, env: Dict[str, str], log_dir: Path, timeout: float,
+                 nice: int = 0) -> None:
+        self.name, self.cmd, self.health, self.env, self.timeout, self.nice = name, cmd, health, env, timeout, nice
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.cmd, cwd=str(ROOT), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        nice = self.nice
+        self.proc = subprocess.Popen(self.cmd, cwd=str(ROOT), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=(lambda: os.nice(nice)) if nice > 0 else None)
 
     def wait_ready(self) -> float:
         started = time.time()
@@ -90,12 +93,14 @@ def build(settings: Settings, model: Path) -> Tuple[List[Process], Dict[str, str
     py = sys.executable
     bin_dir = Path(py).parent
     rasa_env = {**env, "SANIC_WORKERS": str(settings.rasa_workers)}  # one Rasa process per core serves more residents
+    # the bot's number crunching yields the CPU to the gateway, which must acknowledge WeChat and feed agents at once
+    nice = settings.worker_nice
     procs = [
         Process("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
-                f"http://127.0.0.1:{settings.action_port}/health", env, log_dir, 90),
+                f"http://127.0.0.1:{settings.action_port}/health", env, log_dir, 90, nice),
         Process("rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "--model", str(model), "--port", str(settings.rasa_port),
                          "--interface", settings.rasa_host, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-                f"http://{settings.rasa_host}:{settings.rasa_port}/status", rasa_env, log_dir, 180),
+                f"http://{settings.rasa_host}:{settings.rasa_port}/status", rasa_env, log_dir, 180, nice),
         Process("gateway", [py, "-m", "uvicorn", "channels.gateway:app", "--host", settings.gateway_host, "--port", str(settings.gateway_port)],
                 f"http://{settings.gateway_host}:{settings.gateway_port}/healthz", env, log_dir, 90),
     ]
