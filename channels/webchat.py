@@ -132,16 +132,19 @@ def too_fast(sender: str) -> bool:
 
 async def resident_turn(sender: str, text: str, client_id: str = "", upload: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Show the resident's message, run it through the hub, show the answers; returns the answers."""
-    if client_id and not hub.first_time("web", f"{sender}:{client_id}"):
-        return []  # the page resent a message it had already sent (reconnect): shown and answered once
-    shown = text if upload is None else f"［上传文件］{upload.get('filename', '')}"
-    post(sender, [{"kind": "me", "text": shown, "client_id": client_id}])
-    if too_fast(sender):
-        answers = [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}]
-    else:
-        answers = await hub.handle(hub.Inbound(channel="web", sender=sender, text=text, upload=upload))
-    if answers:
-        post(sender, answers)
+    turn = hub.claim_turn("web", f"{sender}:{client_id}" if client_id else "")
+    if not turn.fresh:
+        return []  # the page resent a message being answered or answered already (reconnect): shown and answered once
+    async with hub.leased(turn):
+        if not turn.shown:  # a retry after a crashed gateway already showed the resident's line
+            shown = text if upload is None else f"［上传文件］{upload.get('filename', '')}"
+            hub.note_turn(turn, shown=post(sender, [{"kind": "me", "text": shown, "client_id": client_id}])[0])
+        if too_fast(sender):
+            answers = [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}]
+        else:
+            answers = await hub.handle(hub.Inbound(channel="web", sender=sender, text=text, upload=upload), turn)
+        if answers:
+            post(sender, answers)
     return answers
 
 
@@ -206,13 +209,21 @@ class RatingIn(BaseModel):
 
 
 @router.post("/api/webchat/rating")
-def rating(body: RatingIn, request: Request, response: Response) -> Dict[str, Any]:
+def rating(body: RatingIn, request: Request, response: Response) -> Any:
+    """One rating per rated episode (``ratings.submit`` refuses a second one politely), under the rate limit."""
     from channels import ratings
 
     sender = ensure_resident(request, response)
+    if too_fast(sender):
+        post(sender, [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}])
+        out = JSONResponse({"ok": False, "text": ui_text.CHAT_TOO_FAST}, status_code=429)
+        for k, v in response.headers.items():
+            if k == "set-cookie":
+                out.headers.append(k, v)
+        return out
     result = ratings.submit(sender, "web", body.level, body.comment, context=body.context)
     post(sender, [{"kind": "system", "text": result["text"]}])
-    return {"ok": True, **result}
+    return {"ok": not result.get("duplicate"), **result}
 
 
 # ----------------------------------------------------------------- page + socket
