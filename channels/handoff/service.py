@@ -195,8 +195,11 @@ def transition(sender: str, name: Union[str, Sequence[str]], actor: str, fields:
         path = result["path"]
         for i, step in enumerate(steps):
             t = TRANSITIONS[step]
-            audit(actor, f"handoff.{step}", sender,
-                  f"{t.label}：{STATE_NAMES[path[i]]} → {STATE_NAMES[path[i + 1]]}" + (f"；{details[i]}" if details[i] else ""))
+            text = f"{t.label}：{STATE_NAMES[path[i]]} → {STATE_NAMES[path[i + 1]]}" + (f"；{details[i]}" if details[i] else "")
+            try:
+                audit(actor, f"handoff.{step}", sender, text)
+            except Exception:  # noqa: BLE001 - the change is made; a database outage must not make it look failed
+                log.exception("audit row not written (database unavailable): %s handoff.%s %s %s", actor, step, sender, text)
     return result["old"], result["new"], result["conv"], result["changed"]
 
 
@@ -504,8 +507,11 @@ def open_order(sender: str) -> Optional[Dict[str, Any]]:
     pipe.hset(queues.conv_key(sender), mapping={"workorder": order["number"], "order_pending": ""})
     pipe.zrem(ORDERS_PENDING, sender)
     pipe.execute()
-    records.archive(sender, queues.conv(sender), outcome=State.CLOSED, category="留言转工单", summary=text[:200],
-                    workorder=order["number"])
+    try:
+        records.archive(sender, queues.conv(sender), outcome=State.CLOSED, category="留言转工单", summary=text[:200],
+                        workorder=order["number"])
+    except Exception:  # noqa: BLE001 - the order stands; the resident still hears its number
+        log.exception("handoff record of a left message not archived")
     return order
 
 

@@ -13,7 +13,8 @@ import asyncio
 import logging
 import secrets
 import time
-from typing import Dict, Optional
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Dict, Optional
 
 from starlette.concurrency import run_in_threadpool
 
@@ -155,12 +156,14 @@ class TickLock:
         return bool(service.script(RENEW_LUA)(keys=[LOCK], args=[self.token, int(keep_ms)]))
 
 
-async def run_once(period_s: Optional[float] = None) -> bool:
-    """Tick once if this copy wins the lock; True when it ticked."""
-    period = period_s if period_s is not None else get_settings().handoff_tick_s
-    lock = TickLock(int(period * 900))
+@asynccontextmanager
+async def holding(period_s: float) -> AsyncIterator[bool]:
+    """Hold the tick lock for the body (yields False when another copy holds it): renewed every third of
+    its life while the body runs, then kept until the period is over, or freed at once if the body overran."""
+    lock = TickLock(int(period_s * 900))
     if not await asyncio.to_thread(lock.acquire):
-        return False
+        yield False
+        return
     started = time.monotonic()
 
     async def keep() -> None:
@@ -172,12 +175,19 @@ async def run_once(period_s: Optional[float] = None) -> bool:
 
     keeper = asyncio.create_task(keep())
     try:
-        await tick()
+        yield True
     finally:
         keeper.cancel()
         elapsed_ms = int((time.monotonic() - started) * 1000)
         await asyncio.to_thread(lock.release, lock.ttl_ms - elapsed_ms)
-    return True
+
+
+async def run_once(period_s: Optional[float] = None) -> bool:
+    """Tick once if this copy wins the lock; True when it ticked."""
+    async with holding(period_s if period_s is not None else get_settings().handoff_tick_s) as won:
+        if won:
+            await tick()
+    return won
 
 
 async def run_forever() -> None:
