@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from channels import delivery, transcript
 from channels.audit import audit
 from channels.handoff import assignment, queues
-from channels.handoff.states import AT_REST, PERSON_STATES, STATE_NAMES, TRANSITIONS, State, TransitionError, next_state
+from channels.handoff.states import AT_REST, PERSON_STATES, STATE_NAMES, TRANSITIONS, State, next_state
 from guide.redis import get_redis
 from guide.settings import get_settings
 
@@ -263,7 +263,6 @@ def _domain(service_id: str) -> str:
 
 
 def _request(sender: str, channel: str, reason: str, service_id: str, note: str, actor: str) -> Outcome:
-    s = get_settings()
     conv = queues.conv(sender)
     state = conv.get("state") or State.BOT
     if state in PERSON_STATES:
