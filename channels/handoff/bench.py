@@ -197,14 +197,15 @@ async def _resident(base: str, n: int, book: Book, deadline: float, stop: asynci
                     answer = reply.json().get("messages") or []
                 except (httpx.HTTPError, ValueError):
                     answer = []
-                first = next((m for m in answer if (m.get("status") or {}).get("state") in ("queued", "with_agent", "message")), None)
-                if first is None:
-                    book.errors["no_handoff_reply"] += 1
-                    book.samples.append(conv_sender)
-                    await asyncio.sleep(1)
-                    continue
+                state = _handoff_state(answer)
+                if not state:  # not in the answer: what the resident's screen shows next says it
+                    got = await wait_for(lambda m: (m.get("status") or {}).get("state") in ("queued", "with_agent", "message"), 20)
+                    if got is None:
+                        book.errors["no_handoff_reply"] += 1
+                        book.samples.append(conv_sender)
+                        continue
+                    state = got["status"]["state"]
                 book.client_to_screen.append(time.time() - asked)  # the resident sees "已为您转接…"
-                state = first["status"]["state"]
                 book.asks.append([conv_sender, asked, state == "with_agent"])
                 if state == "message":
                     book.errors["offered_message_instead"] += 1
@@ -229,6 +230,21 @@ async def _resident(base: str, n: int, book: Book, deadline: float, stop: asynci
         finally:
             task.cancel()
             await http.aclose()
+
+
+def _handoff_state(answer: List[Dict[str, Any]]) -> str:
+    """What the answer to "转人工" says: "with_agent" (a person was assigned at once), "queued", "message", or ""."""
+    states = [(m.get("status") or {}).get("state") for m in answer]
+    if "message" in states:
+        return "message"
+    if "with_agent" in states:
+        return "with_agent"
+    if "queued" in states:
+        return "queued"
+    # another gateway copy's dispatcher assigned it while this answer was written: "已为您转接…" without a place
+    if any("已为您转接" in (m.get("text") or "") for m in answer):
+        return "with_agent"
+    return ""
 
 
 async def _sender_of(base: str, cookie: str) -> str:

@@ -90,7 +90,7 @@ def test_resident_to_agent_to_expert_and_back_to_the_bot(site) -> None:  # type:
     agent.fill("#reply", "您好，可以先办理出生医学证明，再申请落户。")
     agent.click("#send-reply")
     me.wait_for_selector(".msg.agent >> text=您好，可以先办理出生医学证明，再申请落户。")
-    assert "已送达" in agent.inner_text("#reply-status")
+    agent.wait_for_selector("#reply-status >> text=已送达")  # the agent's request returns after the push (and its audit row)
 
     agent.select_option("#escalate-tier", "expert")
     agent.fill("#transfer-note", "涉及异地落户政策")

@@ -60,14 +60,17 @@ def test_a_killed_gateway_loses_and_doubles_nothing(stack: dict) -> None:
     queues.set_desk_mode("")
 
 
-def test_a_gateway_killed_mid_turn_answers_the_message_when_it_is_resent(stack: dict) -> None:
+def test_a_gateway_killed_mid_turn_answers_the_message_when_it_is_resent(stack: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """The gateway dies after claiming a turn (Rasa is stopped, so the turn hangs inside it): the resend
     after the lease lapsed is answered, and the resident's line is shown and stored once."""
     import threading
     import time
 
     from channels import webchat
+    from guide.settings import get_settings
 
+    monkeypatch.setenv("VAR_DIR", str(stack["var"]))  # the gateway's cookie secret, to know the resident's conversation id
+    get_settings.cache_clear()
     base = stack["base"]
     gateway = next(p for p in stack["procs"] if p.name == "gateway")
     rasa = next(p for p in stack["procs"] if p.name == "rasa")
@@ -106,3 +109,4 @@ def test_a_gateway_killed_mid_turn_answers_the_message_when_it_is_resent(stack: 
     assert [(m["kind"], m["text"]) for m in shown].count(("me", text)) == 1
     assert [e["text"] for e in transcript.read(sender)].count(text) == 1
     assert resident.post("/api/chat", json={"text": text, "client_id": cid}).json()["messages"] == []  # answered: once
+    get_settings.cache_clear()
