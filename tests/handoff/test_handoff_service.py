@@ -331,7 +331,10 @@ async def test_cancel_queue_racing_a_claim_reaches_the_agent(hand) -> None:  # t
     online("a1", status="away")
     sender = sid()
     await service.request(sender, "web", "asked")
-    assert (await service.claim(sender, "a1", "专员a1")).ok  # claimed just before "取消排队" is handled
+    seen = queues.conv(sender)  # the resident's "取消排队" is handled with what was read while queued …
+    assert (await service.claim(sender, "a1", "专员a1")).ok  # … and an agent claims in between
+    assert service._cancel_queue(sender, seen) is None  # not abandoned under the agent's hands: look again
+    assert queues.conv(sender)["state"] == State.WITH_AGENT and queues.agent("a1")["load"] == 1
     entry = transcript.append(sender, "resident", "取消排队")
     assert await service.resident_message(sender, "web", "取消排队", entry) == []  # the agent now serves: they see it
     assert queues.conv(sender)["state"] == State.WITH_AGENT and queues.conv(sender)["waiting_on"] == "agent"
