@@ -114,6 +114,17 @@ def claim_turn(channel: str, msg_id: str) -> Turn:
     return Turn(key, token, str(status), str(shown or ""), str(entry or ""))
 
 
+async def claim_turn_waiting(channel: str, msg_id: str) -> Turn:
+    """Claim a turn; if another attempt is processing it, wait until it is done (a resend gets nothing new)
+    or its lease lapses (the attempt died: this caller takes it over).  Bounded by the lease."""
+    turn = claim_turn(channel, msg_id)
+    deadline = time.monotonic() + get_settings().turn_lease_s + 2
+    while turn.status == "busy" and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        turn = claim_turn(channel, msg_id)
+    return turn
+
+
 def note_turn(turn: Turn, **progress: str) -> None:
     """Record a step done (``shown=…``, ``entry=…``) so a retry after a crash does not repeat it."""
     if not turn.key:

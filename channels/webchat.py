@@ -130,9 +130,14 @@ def too_fast(sender: str) -> bool:
     return n > get_settings().webchat_rate_limit
 
 
-async def resident_turn(sender: str, text: str, client_id: str = "", upload: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-    """Show the resident's message, run it through the hub, show the answers; returns the answers."""
-    turn = hub.claim_turn("web", f"{sender}:{client_id}" if client_id else "")
+async def resident_turn(sender: str, text: str, client_id: str = "", upload: Optional[Dict[str, Any]] = None,
+                        wait: bool = False) -> List[Dict[str, Any]]:
+    """Show the resident's message, run it through the hub, show the answers; returns the answers.
+
+    ``wait`` (HTTP callers, which resend after an error): a resend of a turn another gateway copy is
+    still processing waits for it, and takes it over if that copy died, so a 200 means it was handled."""
+    msg_id = f"{sender}:{client_id}" if client_id else ""
+    turn = await hub.claim_turn_waiting("web", msg_id) if wait else hub.claim_turn("web", msg_id)
     if not turn.fresh:
         return []  # the page resent a message being answered or answered already (reconnect): shown and answered once
     async with hub.leased(turn):
@@ -161,7 +166,7 @@ class ChatOut(BaseModel):
 async def chat(body: ChatIn, request: Request, response: Response) -> ChatOut:
     """Plain request/response entry (scripts, and pages where WebSockets are blocked)."""
     sender = ensure_resident(request, response)
-    answers = await resident_turn(sender, body.text, body.client_id)
+    answers = await resident_turn(sender, body.text, body.client_id, wait=True)
     return ChatOut(messages=[{k: v for k, v in m.items() if k in ("kind", "text", "buttons", "link", "status", "image")}
                              for m in answers])
 
@@ -198,7 +203,7 @@ async def upload(request: Request, response: Response, file: UploadFile = File(.
     name = (file.filename or "upload").replace("/", "_")[-100:]
     stored = uploads.store(data, name)
     answers = await resident_turn(sender, "", client_id, upload={"upload_id": stored.id, "filename": stored.name,
-                                                                "size": stored.size})
+                                                                "size": stored.size}, wait=True)
     return JSONResponse({"ok": True, "messages": answers})
 
 

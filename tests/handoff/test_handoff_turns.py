@@ -86,3 +86,29 @@ async def test_a_turn_cut_short_by_a_crash_is_processed_on_the_resend(short_leas
     assert queues.conv(sender)["last_resident_at"]
     assert await webchat.resident_turn(sender, text, cid) == []  # and once answered, a resend does nothing
     assert short_lease.xlen(queues.FEED) == feed_before + 1
+
+
+async def test_an_http_resend_waits_for_a_dead_attempt_and_takes_it_over(short_lease) -> None:  # type: ignore[no-untyped-def]
+    online("a1", status="away")
+    sender = "web-" + uuid.uuid4().hex[:12]
+    await service.request(sender, "web", "asked")
+    cid, text = "c-" + uuid.uuid4().hex[:8], "补充：我在外省参保"
+    hub.claim_turn("web", f"{sender}:{cid}")  # a gateway copy took the turn and died before doing anything
+    started = time.monotonic()
+    assert await webchat.resident_turn(sender, text, cid, wait=True) == []  # POST /api/chat resent to another copy
+    assert 0.25 <= time.monotonic() - started < 2.5  # it waited for the lease, then processed the message
+    assert [e["text"] for e in transcript.read(sender)].count(text) == 1 and [m["text"] for m in outbox(sender)].count(text) == 1
+    assert short_lease.xrevrange(queues.FEED, count=1)[0][1]["type"] == "message"
+
+    async def live_turn() -> float:  # a copy that is alive and slow: the resend waits for it and adds nothing
+        turn = hub.claim_turn("web", f"{sender}:slow")
+        async with hub.leased(turn):
+            waiting = asyncio.create_task(webchat.resident_turn(sender, "慢的一条", "slow", wait=True))
+            await asyncio.sleep(0.8)
+            assert not waiting.done()
+        began = time.monotonic()
+        assert await waiting == []
+        return time.monotonic() - began
+
+    assert await live_turn() < 0.6
+    assert "慢的一条" not in [e["text"] for e in transcript.read(sender)]
