@@ -99,7 +99,8 @@ def message_offer(why: str) -> Dict[str, Any]:
             "status": {"state": State.MESSAGE, "state_name": STATE_NAMES[State.MESSAGE]}}
 
 
-def _system(text: str, state: str, **status: Any) -> Dict[str, Any]:
+def system_message(text: str, state: str, **status: Any) -> Dict[str, Any]:
+    """A system line for the resident, with the conversation's state for the page's status bar."""
     return {"kind": "system", "text": text, "status": {"state": state, "state_name": STATE_NAMES.get(state, state), **status}}
 
 
@@ -338,7 +339,7 @@ def _already(sender: str, conv: Dict[str, str]) -> Outcome:
     if state == State.QUEUED:
         return Outcome(state=state, resident=[queued_message(sender, conv, first=False)])
     if state == State.WITH_AGENT:
-        return Outcome(state=state, resident=[_system(f"人工专员{conv.get('agent_name', '')}正在为您服务，请直接输入您的问题。",
+        return Outcome(state=state, resident=[system_message(f"人工专员{conv.get('agent_name', '')}正在为您服务，请直接输入您的问题。",
                                                       state, agent=conv.get("agent_name", ""))])
     return Outcome(state=state, resident=[message_offer(conv.get("offer") or "off_hours")])
 
@@ -378,7 +379,9 @@ def _resident_message(sender: str, channel: str, text: str, entry_id: str, is_up
         if state not in PERSON_STATES:
             return None
         if state == State.MESSAGE:
-            out = _message_turn(sender, channel, clean, conv, is_upload)
+            from channels.handoff import left_messages
+
+            out = left_messages.turn(sender, channel, clean, conv, is_upload)
         elif state == State.QUEUED and clean in CANCEL_WORDS:
             out = _cancel_queue(sender, conv)
         else:
@@ -400,7 +403,7 @@ def _cancel_queue(sender: str, conv: Dict[str, str]) -> Optional[Outcome]:
 
     records.archive(sender, queues.conv(sender), outcome=State.ABANDONED, category="居民取消排队")
     return Outcome(state=State.ABANDONED, changed=True, tiers={conv.get("tier") or "guide"},
-                   resident=[_system("已为您取消排队，智能助手将继续为您服务。如需人工，可随时回复“转人工”。", State.ABANDONED)])
+                   resident=[system_message("已为您取消排队，智能助手将继续为您服务。如需人工，可随时回复“转人工”。", State.ABANDONED)])
 
 
 def _note_message(sender: str, entry_id: str, clean: str) -> Optional[Outcome]:
@@ -432,104 +435,6 @@ def _note_message(sender: str, entry_id: str, clean: str) -> Optional[Outcome]:
     return Outcome(state=state)
 
 
-ORDERS_PENDING = f"{queues.PREFIX}:orders_pending"  # senders whose left message awaits its work order (score: when)
-ORDER_RETRY_AFTER_S = 30
-
-
-def _message_turn(sender: str, channel: str, text: str, conv: Dict[str, str], is_upload: bool) -> Optional[Outcome]:
-    """The resident's text after a message offer: cancel, repeat the offer, or a 12345 work order.
-
-    The state changes first (one atomic transition); only the message that made it opens the work
-    order, so two quick messages never make two orders.  None: the state changed meanwhile.
-    """
-    from channels.handoff import records
-
-    if text in CANCEL_WORDS or text in ("/cancel", "取消留言"):
-        try:
-            transition(sender, "cancel_message", "resident", {"offer": "", "ended_at": f"{time.time():.3f}"}, detail="居民放弃留言")
-        except ValueError:
-            return None
-        records.archive(sender, queues.conv(sender), outcome="cancelled", category="居民放弃留言")
-        return Outcome(state=State.BOT, changed=True,
-                       resident=[_system("好的，已取消留言。智能助手继续为您服务，请说说您想办的事。", State.BOT)])
-    if is_upload or len(text) < 4 or any(text == w or text == "/ask_human" for w in HANDOFF_WORDS):
-        return Outcome(state=State.MESSAGE, resident=[message_offer(conv.get("offer") or "off_hours")])
-    source = "off_hours" if conv.get("offer") == "off_hours" else ("queue_timeout" if conv.get("offer") == "timeout" else "no_agent")
-    phone = MOBILE.search(text)
-    now = time.time()
-    try:
-        transition(sender, "leave_message", "resident",
-                   {"ended_at": f"{now:.3f}", "workorder": "", "order_pending": "1", "order_at": f"{now:.3f}",
-                    "order_text": text[:4000], "order_source": source, "order_phone": phone.group(0) if phone else "",
-                    "order_channel": channel},
-                   detail="留言转12345工单", also=lambda pipe: pipe.zadd(ORDERS_PENDING, {sender: now}))
-    except ValueError:
-        return None  # another message of the resident's became the order a moment ago: this one is not a second order
-    try:
-        order = open_order(sender)
-    except Exception:  # noqa: BLE001 - the database is down: the message is kept and the tick opens the order later
-        log.exception("work order not created yet; the handoff clock retries")
-        return Outcome(state=State.CLOSED, changed=True, resident=[_system(
-            "您的留言已收到并保存。工单系统暂时繁忙，登记完成后会把12345工单编号发给您。", State.CLOSED)])
-    if order is None:
-        return Outcome(state=State.CLOSED, changed=True)
-    return Outcome(state=State.CLOSED, changed=True, resident=[order_message(order["number"])])
-
-
-def order_message(number: str) -> Dict[str, Any]:
-    days = get_settings().workorder_reply_days
-    return _system(f"已为您生成12345工单，编号 {number}。工作人员将在 {days} 个工作日内处理并答复您；"
-                   f"您可以随时发送“查询工单 {number}”查看办理进度。", State.CLOSED, workorder=number)
-
-
-def open_order(sender: str) -> Optional[Dict[str, Any]]:
-    """Create the work order a left message asked for, exactly once; link it and archive the episode.
-
-    Safe to repeat (the clock retries after a crash or a database outage): an order already linked,
-    or already stored for this message, is not created again.  None when nothing is pending.
-    """
-    from channels.handoff import records, workorders
-
-    r = get_redis()
-    conv = queues.conv(sender)
-    if conv.get("order_pending") != "1":
-        r.zrem(ORDERS_PENDING, sender)
-        return None
-    text, at = conv.get("order_text", ""), float(conv.get("order_at") or 0)
-    order = workorders.created_for(sender, text, since=at)
-    if order is None:
-        order = workorders.create(sender=sender, channel=conv.get("order_channel", ""), source=conv.get("order_source") or "no_agent",
-                                  content=text, service_id=conv.get("service", ""), phone=conv.get("order_phone", ""),
-                                  created_by="resident",
-                                  context="\n".join(f"{e['role']}：{e['text']}" for e in transcript.last(sender, 12)))
-    pipe = r.pipeline()
-    pipe.hset(queues.conv_key(sender), mapping={"workorder": order["number"], "order_pending": ""})
-    pipe.zrem(ORDERS_PENDING, sender)
-    pipe.execute()
-    try:
-        records.archive(sender, queues.conv(sender), outcome=State.CLOSED, category="留言转工单", summary=text[:200],
-                        workorder=order["number"])
-    except Exception:  # noqa: BLE001 - the order stands; the resident still hears its number
-        log.exception("handoff record of a left message not archived")
-    return order
-
-
-async def recover_orders(now: Optional[float] = None) -> int:
-    """Open the work orders whose first attempt failed or crashed; tell each resident the number."""
-    now = now or time.time()
-    done = 0
-    for sender in get_redis().zrangebyscore(ORDERS_PENDING, "-inf", now - ORDER_RETRY_AFTER_S):
-        try:
-            order = await run_in_threadpool(open_order, sender)
-        except Exception:  # noqa: BLE001 - still failing: next tick
-            log.exception("work order still not created")
-            continue
-        if order is not None:
-            await tell(sender, [order_message(order["number"])])
-            done += 1
-    return done
-
-
 # ------------------------------------------------------------------ delivery helpers
 
 def _record_system(sender: str, messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -550,7 +455,7 @@ async def tell(sender: str, messages: List[Dict[str, Any]], record: bool = True)
 def assigned_message(sender: str) -> Dict[str, Any]:
     conv = queues.conv(sender)
     name = conv.get("agent_name", "")
-    return _system(f"人工导办专员{name}已接入，正在查看您的问题，请稍候。", State.WITH_AGENT, agent=name)
+    return system_message(f"人工导办专员{name}已接入，正在查看您的问题，请稍候。", State.WITH_AGENT, agent=name)
 
 
 async def _dispatch(requester: str = "") -> List[Dict[str, Any]]:
@@ -677,7 +582,7 @@ async def take_over(sender: str, username: str, display_name: str, reason: str =
 
     await run_in_threadpool(transition, sender, "take_over", username, values,
                             detail=f"由 {display_name} 接管" + (f"；原因：{reason}" if reason else ""))
-    await tell(sender, [_system(f"人工导办专员{display_name}已加入对话，接下来由人工为您服务。", State.WITH_AGENT, agent=display_name)])
+    await tell(sender, [system_message(f"人工导办专员{display_name}已加入对话，接下来由人工为您服务。", State.WITH_AGENT, agent=display_name)])
     return Outcome(state=State.WITH_AGENT, changed=True)
 
 
@@ -696,7 +601,7 @@ async def supervise(sender: str, username: str, display_name: str, reason: str) 
                              "supervise_reason": reason[:200]},
                             detail=f"由 {display_name} 从 {conv.get('agent_name', '')} 处接管；原因：{reason}",
                             check=expect(agent=conv.get("agent", "")))
-    await tell(sender, [_system(f"值班长{display_name}已加入对话，接下来由其为您服务。", State.WITH_AGENT, agent=display_name)])
+    await tell(sender, [system_message(f"值班长{display_name}已加入对话，接下来由其为您服务。", State.WITH_AGENT, agent=display_name)])
     return Outcome(state=State.WITH_AGENT, changed=True)
 
 
@@ -755,7 +660,7 @@ async def transfer(sender: str, username: str, to_username: str, note: str = "",
                             agent="" if supervisor else username, check=room)
     if note:
         transcript.append(sender, "system", f"（内部转接备注）{note}", internal=True)
-    await tell(sender, [_system(f"已为您转接给人工导办专员{target['name']}，请稍候。", State.WITH_AGENT, agent=target["name"])])
+    await tell(sender, [system_message(f"已为您转接给人工导办专员{target['name']}，请稍候。", State.WITH_AGENT, agent=target["name"])])
     return Outcome(state=State.WITH_AGENT, changed=True)
 
 
@@ -808,7 +713,7 @@ async def hand_back(sender: str, username: str, service_id: str = "", note: str 
         error = f"智能助手未能接收事项信息：{exc}"
         log.warning("hand back to rasa failed for a conversation: %s", exc)
     about = f"关于【{name}】的材料、条件、时限、费用和办理地点，" if name else ""
-    await tell(sender, [_system(f"人工专员已将对话交回智能助手。{about}您可以继续提问，智能助手会为您解答。", State.BOT)])
+    await tell(sender, [system_message(f"人工专员已将对话交回智能助手。{about}您可以继续提问，智能助手会为您解答。", State.BOT)])
     await _dispatch()
     return Outcome(state=State.BOT, changed=True, error=error)
 
@@ -823,7 +728,7 @@ async def close(sender: str, username: str, category: str, summary: str = "", su
                             detail=f"分类：{category}" + (f"；小结：{summary}" if summary else ""),
                             agent="" if supervisor else username)
     await run_in_threadpool(_after_end, sender, conv, State.CLOSED, category, summary)
-    await tell(sender, [_system("本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能助手提问或再次回复“转人工”。", State.CLOSED),
+    await tell(sender, [system_message("本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能助手提问或再次回复“转人工”。", State.CLOSED),
                         rating_prompt()])
     await _dispatch()
     return Outcome(state=State.CLOSED, changed=True)
@@ -855,7 +760,7 @@ async def abandon_idle(sender: str, since: str = "") -> bool:
     except ValueError:
         return False
     await run_in_threadpool(_after_end, sender, conv, State.ABANDONED, "居民长时间未回复")
-    await tell(sender, [_system("由于您长时间未回复，本次人工服务已结束。如需继续咨询，请回复“转人工”。", State.ABANDONED), rating_prompt()])
+    await tell(sender, [system_message("由于您长时间未回复，本次人工服务已结束。如需继续咨询，请回复“转人工”。", State.ABANDONED), rating_prompt()])
     return True
 
 
@@ -913,5 +818,5 @@ async def expire_message(sender: str, before: Optional[float] = None) -> bool:
     from channels.handoff import records
 
     await run_in_threadpool(records.archive, sender, queues.conv(sender), "lapsed", "未留言，回到智能助手")
-    await tell(sender, [_system("您暂未留言，智能助手继续为您服务。如需留言或人工服务，请回复“转人工”。", State.BOT)], record=True)
+    await tell(sender, [system_message("您暂未留言，智能助手继续为您服务。如需留言或人工服务，请回复“转人工”。", State.BOT)], record=True)
     return True

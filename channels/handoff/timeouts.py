@@ -18,7 +18,7 @@ from typing import AsyncIterator, Dict, Optional
 
 from starlette.concurrency import run_in_threadpool
 
-from channels.handoff import queues, service
+from channels.handoff import left_messages, queues, service
 from channels.handoff.states import State
 from guide.redis import get_redis
 from guide.settings import get_settings
@@ -95,7 +95,7 @@ async def tick(now: Optional[float] = None) -> Dict[str, int]:
             elif reminded and s.handoff_agent_idle_requeue_s and now - reminded_at >= s.handoff_agent_idle_requeue_s:
                 if await service.requeue(sender, since=since_raw):
                     done["requeued"] += 1
-    done["orders_recovered"] = await service.recover_orders(now)
+    done["orders_recovered"] = await left_messages.recover_orders(now)
     done["ratings_notified"] = await _retry_rating_notices(now)
     done["assigned"] = await service.dispatch()
     await service.announce_positions(queues.TIERS)  # places held back by the throttle are told now

@@ -341,7 +341,7 @@ async def test_cancel_queue_racing_a_claim_reaches_the_agent(hand) -> None:  # t
 
 
 def test_two_quick_messages_after_an_offer_make_one_work_order(hand) -> None:  # type: ignore[no-untyped-def]
-    from channels.handoff import workorders
+    from channels.handoff import left_messages, workorders
 
     senders = [sid() for _ in range(4)]
     for sender in senders:
@@ -369,7 +369,7 @@ def test_two_quick_messages_after_an_offer_make_one_work_order(hand) -> None:  #
         assert results[sender].count(None) == 1  # the other message is answered by the bot
         conv = queues.conv(sender)
         assert conv["state"] == State.CLOSED and conv["workorder"] == orders[0]["number"] and conv["order_pending"] == ""
-    assert hand.zcard(service.ORDERS_PENDING) == 0
+    assert hand.zcard(left_messages.ORDERS_PENDING) == 0
 
 
 async def test_a_work_order_the_database_refused_is_opened_by_the_clock(hand, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
