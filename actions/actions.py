@@ -352,7 +352,10 @@ class ActionRate(Action):
 
 
 class ActionAskStatus(Action):
-    """A 12345 work order's progress, by the number in the message or the resident's own latest orders."""
+    """A 12345 work order's progress, by the number in the message or the resident's own latest orders.
+
+    Numbers are sequential: only the resident who submitted the order sees it by number, anyone else
+    must add the last four digits of the phone number on it (``workorders.status_for``)."""
 
     def name(self) -> str:
         return "action_ask_status"
@@ -360,10 +363,11 @@ class ActionAskStatus(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         from channels.handoff import workorders
 
-        number = workorders.find_number(tracker.latest_message.get("text") or "")
+        text = tracker.latest_message.get("text") or ""
+        number = workorders.find_number(text)
         try:
             if number:
-                say(dispatcher, workorders.status_text(number))
+                say(dispatcher, workorders.status_for(number, tracker.sender_id, text))
                 return []
             mine = workorders.listing(limit=3, sender=tracker.sender_id)
         except Exception:  # noqa: BLE001 - the database is down: say where else to ask

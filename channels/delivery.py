@@ -9,7 +9,7 @@ can deliver through the right channel.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from guide.redis import get_redis
 
@@ -29,6 +29,20 @@ def remember_channel(sender: str, channel: str) -> None:
 
 def channel_of(sender: str) -> str:
     return get_redis().hget(f"guide:conv:{sender}", "channel") or ("wechat" if sender.startswith("wx-") else "web")
+
+
+def quota_left(sender: str, channel: str = "") -> Optional[int]:
+    """Out-of-band messages the resident's channel still allows (None: no such limit).
+
+    WeChat allows a few 客服 messages per message the resident sends; ``channels.wechat.quota``
+    keeps the count in Redis (absent = none left).  Callers that can wait (queue updates) use this
+    to leave the quota to the agent."""
+    if (channel or channel_of(sender)) != "wechat":
+        return None
+    from channels.wechat.quota import quota_key
+
+    raw = get_redis().get(quota_key(sender))
+    return int(raw) if raw and str(raw).lstrip("-").isdigit() else 0
 
 
 async def push(sender: str, messages: List[Dict[str, Any]]) -> Dict[str, Any]:

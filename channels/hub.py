@@ -1,6 +1,6 @@
 """The one place a resident's message goes, whatever channel it came from.
 
-For every inbound turn: drop retries (message id), write the transcript, and ask the
+For every inbound turn: drop resends (message id, two-phase: see ``claim_turn``), write the transcript, and ask the
 handoff service whether a person is serving this conversation.  If so, the message goes
 to that person and not to Rasa; otherwise it goes through the input guard to Rasa, and
 the bot's reply is read for control payloads (``handoff``, ``rating``) before it is
@@ -9,10 +9,14 @@ returned to the channel.  Channels only translate formats.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 import httpx
 
@@ -24,7 +28,6 @@ from guide.redis import get_redis
 from guide.settings import get_settings
 
 log = logging.getLogger(__name__)
-DEDUPE_SECONDS = 3600
 _client: Optional[httpx.AsyncClient] = None
 
 
@@ -49,24 +52,157 @@ def _http() -> httpx.AsyncClient:
     return _client
 
 
-def first_time(channel: str, msg_id: str) -> bool:
-    """True once per message id: retried deliveries (WeChat's 3 retries, a web client resending) return False."""
+# ------------------------------------------------------------------ turns: two-phase dedupe
+#
+# A turn's id (the channel's message id, or the web page's client id) is claimed with a short
+# lease that a heartbeat renews while the turn is processed, and marked done once it is answered.
+# A resend while the lease is fresh, or after "done", is dropped; a resend after the lease lapsed
+# (the gateway died mid-turn) processes the message again, skipping the steps the dead attempt
+# already recorded (the resident's own line on screen, the transcript entry).
+
+CLAIM_LUA = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'done' then return {'done', '', ''} end
+if status == 'processing' then
+  local beat = tonumber(redis.call('HGET', KEYS[1], 'beat') or '0')
+  if tonumber(ARGV[2]) - beat < tonumber(ARGV[3]) then return {'busy', '', ''} end
+end
+redis.call('HSET', KEYS[1], 'status', 'processing', 'token', ARGV[1], 'beat', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local got = redis.call('HMGET', KEYS[1], 'shown', 'entry')
+local kind = 'new'
+if status then kind = 'retry' end
+return {kind, got[1] or '', got[2] or ''}
+"""
+OWNED_LUA = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+if ARGV[2] == 'release' then
+  if redis.call('HGET', KEYS[1], 'status') ~= 'processing' then return 0 end
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'beat', '0')
+  return 1
+end
+if redis.call('HGET', KEYS[1], 'status') ~= 'processing' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+@dataclass
+class Turn:
+    """One claimed resident turn (see the comment above)."""
+
+    key: str
+    token: str
+    status: str  # "new" | "retry" (a dead attempt's lease lapsed) | "busy" (being processed) | "done"
+    shown: str = ""  # the resident's line already on their screen (web outbox id)
+    entry: str = ""  # the transcript entry already written
+
+    @property
+    def fresh(self) -> bool:
+        """This caller processes the turn."""
+        return self.status in ("new", "retry")
+
+
+def claim_turn(channel: str, msg_id: str) -> Turn:
+    """Claim a turn by its id; an empty id is always processed (nothing to recognise a resend by)."""
     if not msg_id:
-        return True
-    return bool(get_redis().set(f"guide:dedupe:{channel}:{msg_id}", "1", nx=True, ex=DEDUPE_SECONDS))
+        return Turn("", "", "new")
+    s = get_settings()
+    key = f"guide:dedupe:{channel}:{msg_id}"
+    token = secrets.token_hex(8)
+    status, shown, entry = handoff.script(CLAIM_LUA)(keys=[key], args=[token, f"{time.time():.3f}", s.turn_lease_s, s.turn_keep_s])
+    return Turn(key, token, str(status), str(shown or ""), str(entry or ""))
 
 
-async def handle(msg: Inbound) -> List[Dict[str, Any]]:
-    """Process one turn and return the messages to show the resident now (possibly none)."""
-    if not first_time(msg.channel, msg.msg_id):
-        return []
+async def claim_turn_waiting(channel: str, msg_id: str) -> Turn:
+    """Claim a turn; if another attempt is processing it, wait until it is done (a resend gets nothing new)
+    or its lease lapses (the attempt died: this caller takes it over).  Bounded by the lease."""
+    turn = claim_turn(channel, msg_id)
+    deadline = time.monotonic() + get_settings().turn_lease_s + 2
+    while turn.status == "busy" and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        turn = claim_turn(channel, msg_id)
+    return turn
+
+
+def note_turn(turn: Turn, **progress: str) -> None:
+    """Record a step done (``shown=…``, ``entry=…``) so a retry after a crash does not repeat it."""
+    if not turn.key:
+        return
+    for field_name, value in progress.items():
+        handoff.script(OWNED_LUA)(keys=[turn.key], args=[turn.token, field_name, value])
+        setattr(turn, field_name, value)
+
+
+def finish_turn(turn: Turn) -> None:
+    """The turn is answered: resends are dropped from now on (for ``turn_keep_s``)."""
+    if not turn.key:
+        return
+    pipe = get_redis().pipeline()
+    pipe.hset(turn.key, mapping={"status": "done", "beat": f"{time.time():.3f}"})
+    pipe.expire(turn.key, get_settings().turn_keep_s)
+    pipe.execute()
+
+
+def release_turn(turn: Turn) -> None:
+    """The turn failed in this process (an error, not a crash): a resend may process it at once."""
+    if turn.key:
+        handoff.script(OWNED_LUA)(keys=[turn.key], args=[turn.token, "release", ""])
+
+
+@asynccontextmanager
+async def leased(turn: Turn) -> AsyncIterator[Turn]:
+    """Keep the turn's lease alive while it is processed; done on success, released on an error."""
+    if not turn.key:
+        yield turn
+        return
+
+    async def beat() -> None:
+        every = max(0.2, get_settings().turn_lease_s / 3)
+        while True:
+            await asyncio.sleep(every)
+            await asyncio.to_thread(handoff.script(OWNED_LUA), keys=[turn.key], args=[turn.token, "beat", f"{time.time():.3f}"])
+
+    task = asyncio.create_task(beat())
+    try:
+        yield turn
+    except BaseException:
+        task.cancel()
+        release_turn(turn)
+        raise
+    task.cancel()
+    finish_turn(turn)
+
+
+async def handle(msg: Inbound, turn: Optional[Turn] = None) -> List[Dict[str, Any]]:
+    """Process one turn and return the messages to show the resident now (possibly none).
+
+    With a ``msg_id`` the hub claims the turn itself; a channel that claimed it already (the web
+    chat, which shows the resident's line first) passes its ``turn``.
+    """
+    if turn is None:
+        turn = claim_turn(msg.channel, msg.msg_id)
+        if not turn.fresh:
+            return []
+        async with leased(turn):
+            return await _process(msg, turn)
+    return await _process(msg, turn)
+
+
+async def _process(msg: Inbound, turn: Turn) -> List[Dict[str, Any]]:
     metrics.count_message(msg.channel, "upload" if msg.upload else "resident")
     delivery.remember_channel(msg.sender, msg.channel)
     shown = msg.text if msg.upload is None else f"［上传文件］{msg.upload.get('filename', '')}"
-    entry = transcript.append(msg.sender, "resident", shown, **({"upload": msg.upload} if msg.upload else {}))
+    entry = turn.entry
+    if not entry:
+        entry = transcript.append(msg.sender, "resident", shown, **({"upload": msg.upload} if msg.upload else {}))
+        note_turn(turn, entry=entry)
 
     if handoff.person_serving(msg.sender):
-        return await handoff.resident_message(msg.sender, msg.channel, shown, entry, upload=msg.upload)
+        answered = await handoff.resident_message(msg.sender, msg.channel, shown, entry, upload=msg.upload)
+        if answered is not None:
+            return answered
+        # an agent closed or handed back between the two looks: the bot answers, the message is not dropped
 
     if msg.upload is not None:
         rasa_text = "/upload_received" + json.dumps({"upload": json.dumps(msg.upload, ensure_ascii=False)}, ensure_ascii=False)
@@ -123,6 +259,9 @@ async def _after_bot(msg: Inbound, messages: List[Dict[str, Any]]) -> List[Dict[
             transcript.append(msg.sender, "bot", m.get("text", ""), **extra)
             shown.append(m)
         if custom.get("rating"):
+            from channels import ratings
+
+            ratings.prompt_bot(msg.sender)  # the bot's part of the conversation ended: its rating is one episode
             shown.append({"kind": "rating", "context": "bot", "text": ""})
         if custom.get("handoff"):
             request = custom["handoff"]

@@ -130,18 +130,26 @@ def too_fast(sender: str) -> bool:
     return n > get_settings().webchat_rate_limit
 
 
-async def resident_turn(sender: str, text: str, client_id: str = "", upload: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-    """Show the resident's message, run it through the hub, show the answers; returns the answers."""
-    if client_id and not hub.first_time("web", f"{sender}:{client_id}"):
-        return []  # the page resent a message it had already sent (reconnect): shown and answered once
-    shown = text if upload is None else f"［上传文件］{upload.get('filename', '')}"
-    post(sender, [{"kind": "me", "text": shown, "client_id": client_id}])
-    if too_fast(sender):
-        answers = [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}]
-    else:
-        answers = await hub.handle(hub.Inbound(channel="web", sender=sender, text=text, upload=upload))
-    if answers:
-        post(sender, answers)
+async def resident_turn(sender: str, text: str, client_id: str = "", upload: Optional[Dict[str, Any]] = None,
+                        wait: bool = False) -> List[Dict[str, Any]]:
+    """Show the resident's message, run it through the hub, show the answers; returns the answers.
+
+    ``wait`` (HTTP callers, which resend after an error): a resend of a turn another gateway copy is
+    still processing waits for it, and takes it over if that copy died, so a 200 means it was handled."""
+    msg_id = f"{sender}:{client_id}" if client_id else ""
+    turn = await hub.claim_turn_waiting("web", msg_id) if wait else hub.claim_turn("web", msg_id)
+    if not turn.fresh:
+        return []  # the page resent a message being answered or answered already (reconnect): shown and answered once
+    async with hub.leased(turn):
+        if not turn.shown:  # a retry after a crashed gateway already showed the resident's line
+            shown = text if upload is None else f"［上传文件］{upload.get('filename', '')}"
+            hub.note_turn(turn, shown=post(sender, [{"kind": "me", "text": shown, "client_id": client_id}])[0])
+        if too_fast(sender):
+            answers = [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}]
+        else:
+            answers = await hub.handle(hub.Inbound(channel="web", sender=sender, text=text, upload=upload), turn)
+        if answers:
+            post(sender, answers)
     return answers
 
 
@@ -158,7 +166,7 @@ class ChatOut(BaseModel):
 async def chat(body: ChatIn, request: Request, response: Response) -> ChatOut:
     """Plain request/response entry (scripts, and pages where WebSockets are blocked)."""
     sender = ensure_resident(request, response)
-    answers = await resident_turn(sender, body.text, body.client_id)
+    answers = await resident_turn(sender, body.text, body.client_id, wait=True)
     return ChatOut(messages=[{k: v for k, v in m.items() if k in ("kind", "text", "buttons", "link", "status", "image")}
                              for m in answers])
 
@@ -195,7 +203,7 @@ async def upload(request: Request, response: Response, file: UploadFile = File(.
     name = (file.filename or "upload").replace("/", "_")[-100:]
     stored = uploads.store(data, name)
     answers = await resident_turn(sender, "", client_id, upload={"upload_id": stored.id, "filename": stored.name,
-                                                                "size": stored.size})
+                                                                "size": stored.size}, wait=True)
     return JSONResponse({"ok": True, "messages": answers})
 
 
@@ -206,13 +214,21 @@ class RatingIn(BaseModel):
 
 
 @router.post("/api/webchat/rating")
-def rating(body: RatingIn, request: Request, response: Response) -> Dict[str, Any]:
+def rating(body: RatingIn, request: Request, response: Response) -> Any:
+    """One rating per rated episode (``ratings.submit`` refuses a second one politely), under the rate limit."""
     from channels import ratings
 
     sender = ensure_resident(request, response)
+    if too_fast(sender):
+        post(sender, [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}])
+        out = JSONResponse({"ok": False, "text": ui_text.CHAT_TOO_FAST}, status_code=429)
+        for k, v in response.headers.items():
+            if k == "set-cookie":
+                out.headers.append(k, v)
+        return out
     result = ratings.submit(sender, "web", body.level, body.comment, context=body.context)
     post(sender, [{"kind": "system", "text": result["text"]}])
-    return {"ok": True, **result}
+    return {"ok": not result.get("duplicate"), **result}
 
 
 # ----------------------------------------------------------------- page + socket

@@ -80,12 +80,19 @@ class Settings(BaseSettings):
     handoff_complaint_words: str = "投诉,举报,态度差,不作为,乱收费,推诿,刁难"  # any of these in a message calls a person
     handoff_avg_handle_s: int = 240  # expected handling time before real figures exist (wait estimates)
     handoff_reentry_guard_s: int = 600  # after a close, automatic triggers only offer a person, never queue
+    handoff_handback_guard_turns: int = 5  # after a hand back, resident turns before automatic triggers may queue again
+    handoff_wechat_position_every_s: int = 600  # WeChat residents: queue places beyond the first 3 at most this often (客服 quota)
+    handoff_wechat_quota_reserve: int = 2  # … and never when this few 客服 messages are left (kept for the agent)
     handoff_presence_ttl_s: int = 45  # an agent whose workbench stopped listening this long counts as offline
     handoff_tick_s: float = 2.0  # timeouts and assignment pass
     handoff_auto_assign: bool = True  # assign queued conversations to online agents (else agents claim)
     handoff_canned_replies: str = ""  # "|"-separated canned replies; empty = the built-in set
     workorder_reply_days: int = 5  # days from 受理 to 答复 for a 12345 work order
     rating_rectification_days: int = 7  # deadline of a rectification after a bad rating
+    rating_notify_attempts: int = 6  # a rectification outcome the resident's channel refused is retried this often …
+    rating_notify_backoff_s: int = 60  # … first after this long, doubling each time
+    turn_lease_s: float = 30  # a resident turn being processed is retried by a resend only after this long without a heartbeat
+    turn_keep_s: int = 3600  # a processed turn's id is remembered this long (resends are dropped)
 
     # WeChat official account (channels/wechat/); an empty WECHAT_TOKEN leaves the endpoint switched off
     wechat_token: str = ""

@@ -1,6 +1,7 @@
 """Who serves whom: the atomic claim and the dispatcher.
 
-A claim is one Lua script: it checks that the conversation is still queued and that the
+A claim is one Lua script: it checks that the conversation is still queued, that it is for the
+agent's tier and skill group (it may have been escalated since the agent looked), and that the
 agent is under capacity, then moves it out of the queue and into the agent's set and
 writes the feed event — all in one step inside Redis, so two agents (or two gateway
 copies dispatching at once) can never serve the same conversation.
@@ -13,7 +14,7 @@ loaded, then the one who waited longest for a new conversation.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from channels.handoff import queues
 from guide.redis import get_redis
@@ -22,6 +23,25 @@ from guide.settings import get_settings
 CLAIM_LUA = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' then return {0, state or 'bot'} end
+if ARGV[11] == '1' then
+  local atier, askills = ARGV[8], ARGV[9]
+  if ARGV[10] ~= '1' then
+    atier = redis.call('HGET', KEYS[7], 'tier') or ''
+    askills = redis.call('HGET', KEYS[7], 'skills') or ''
+  end
+  if atier == '' then atier = 'guide' end
+  local ctier = redis.call('HGET', KEYS[1], 'tier') or ''
+  if ctier == '' then ctier = 'guide' end
+  if atier ~= ctier then return {0, 'tier'} end
+  local cgroup = redis.call('HGET', KEYS[1], 'group') or ''
+  if askills ~= '' and cgroup ~= '' then
+    local fits = false
+    for skill in string.gmatch(askills, '[^,]+') do
+      if skill == cgroup then fits = true end
+    end
+    if not fits then return {0, 'skill'} end
+  end
+end
 local cap = tonumber(ARGV[5])
 if cap > 0 and redis.call('SCARD', KEYS[4]) >= cap then return {0, 'full'} end
 for i = 2, 3 do redis.call('ZREM', KEYS[i], ARGV[1]) end
@@ -49,16 +69,23 @@ def _claim_script():  # type: ignore[no-untyped-def]
     return _script
 
 
-def claim(sender: str, username: str, display_name: str, by: str = "agent", capacity: int | None = None) -> Tuple[bool, str]:
+def claim(sender: str, username: str, display_name: str, by: str = "agent", capacity: int | None = None,
+          tier: Optional[str] = None, skills: Optional[List[str]] = None, check_fit: bool = True) -> Tuple[bool, str]:
     """Atomically give a queued conversation to ``username``.
 
-    Returns (True, "with_agent") or (False, why): the state it is in now, or "full" when
-    the agent is at capacity.  ``by`` says who decided: "agent" (clicked 接入) or "dispatch".
+    Returns (True, "with_agent") or (False, why): the state it is in now, "full" when the agent
+    is at capacity, "tier" or "skill" when the conversation (as it is at this instant: it may have
+    been escalated since the agent looked) is not for this agent's tier or skill group.  ``tier``
+    and ``skills`` are the agent's (None: read from the agent's presence record); ``check_fit``
+    False lets a supervisor take any conversation.  ``by`` says who decided: "agent" or "dispatch".
     """
     cap = get_settings().handoff_agent_capacity if capacity is None else capacity
     keys = [queues.conv_key(sender), queues.queue_key("guide"), queues.queue_key("expert"), queues.agent_convs_key(username),
             queues.ACTIVE, queues.FEED, queues.agent_key(username), queues.last_agent_key(sender)]
-    ok, why = _claim_script()(keys=keys, args=[sender, username, display_name, f"{time.time():.3f}", cap, by, queues.FEED_MAX])
+    explicit = tier is not None
+    args = [sender, username, display_name, f"{time.time():.3f}", cap, by, queues.FEED_MAX, tier or "", ",".join(skills or []),
+            "1" if explicit else "0", "1" if check_fit else "0"]
+    ok, why = _claim_script()(keys=keys, args=args)
     return bool(ok), str(why)
 
 
@@ -101,7 +128,7 @@ def dispatch(limit: int = 500) -> List[Tuple[str, str]]:
             chosen = pick(fits, last or "")
             if chosen is None:
                 continue
-            ok, why = claim(sender, chosen["username"], chosen["name"], by="dispatch")
+            ok, why = claim(sender, chosen["username"], chosen["name"], by="dispatch", tier=chosen["tier"], skills=chosen["skills"])
             if ok:
                 chosen["load"] += 1
                 chosen["last_assigned"] = time.time()

@@ -1,16 +1,19 @@
 """Handoff load test: simulated residents and agents against the running stack on 127.0.0.1.
 
-Residents use the web chat exactly as the page does (a cookie from GET /, then the
-WebSocket /ws/chat): they ask "转人工" (through Rasa and the action server), wait for a
-person, ask three questions one after another, rate, pause, and ask again.  Agents sign
+Residents use the web chat as the page does (a cookie from GET /, then the WebSocket
+/ws/chat); they ask for a person with an HTTP call (POST /api/chat "转人工", through Rasa and
+the action server — the page's fallback entry, so the request has a clear start and end), wait
+for a person, ask three questions one after another over the socket, rate, pause, and ask again.  Agents sign
 in to the workbench, go online, follow the live feed (SSE), read each new resident turn
 from the transcript, answer it, and close after the third answer.
 
 Every message carries a unique text, so at the end the run counts, in both directions,
 how many were sent, shown and shown more than once.  "handoff → agent's screen" is the
-time from the moment the handoff was recorded (the feed event's server time) to the
-moment the first agent's feed delivered it.  Residents run in a child process, so 200
-sockets do not slow the agents' clock.
+time from the start of the resident's request for a person (the HTTP call) to the moment the
+assigned agent's live feed delivered the claim to that agent's screen, for handoffs an agent
+had room for at once; handoffs that had to queue are reported apart (their figure includes the
+wait for a free agent).  Both clocks are this machine's: residents run in a child process (so
+200 sockets do not slow the agents' clock) and send their request times back at the end.
 
     from channels.handoff.bench import run
     run(duration_s=300, residents=200, agents=20)   # make bench
@@ -48,9 +51,9 @@ class Book:
         self.to_agent_seen: Counter = Counter()
         self.to_resident_sent: Counter = Counter()
         self.to_resident_seen: Counter = Counter()
-        self.first_screen: Dict[str, float] = {}  # feed id of a "request" event → when an agent first saw it
+        self.asks: List[List[Any]] = []  # [sender, when the HTTP request for a person started, assigned at once]
+        self.claims_seen: List[List[Any]] = []  # [sender, when the assigned agent's feed delivered the claim]
         self.client_to_screen: List[float] = []
-        self.handoff_to_screen: List[float] = []
         self.to_assignment: List[float] = []
         self.handoffs = 0
         self.closed = 0
@@ -114,10 +117,7 @@ async def _agent(base: str, username: str, password: str, book: Book, stop: asyn
 
         async with client.stream("GET", "/api/workbench/feed", timeout=None) as feed:
             started = False
-            event_id = ""
             async for line in feed.aiter_lines():
-                if line.startswith("id: "):
-                    event_id = line[4:]
                 if line.startswith("event: hello") and not started:
                     started = True
                     await client.post("/api/workbench/presence", json={"status": "online"})
@@ -129,12 +129,10 @@ async def _agent(base: str, username: str, password: str, book: Book, stop: asyn
                 ev = json.loads(line[5:])
                 sender = ev.get("sender", "")
                 now = time.time()
-                if ev.get("type") == "request" and event_id not in book.first_screen:  # first agent screen showing it
-                    book.first_screen[event_id] = now
-                    book.handoff_to_screen.append(now - float(ev.get("at") or now))
                 if ev.get("agent") != username:
                     continue
                 if ev.get("type") == "claim":
+                    book.claims_seen.append([sender, now])  # on the assigned agent's screen now
                     answered[sender] = 0
                     asyncio.get_running_loop().create_task(serve(sender))
                 elif ev.get("type") == "message" and ev.get("entry"):
@@ -145,9 +143,9 @@ async def _agent(base: str, username: str, password: str, book: Book, stop: asyn
 async def _resident(base: str, n: int, book: Book, deadline: float, stop: asyncio.Event) -> None:
     import websockets
 
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        await client.get("/")
-        cookie = client.cookies.get("guide_resident")
+    http = httpx.AsyncClient(base_url=base, timeout=30)
+    await http.get("/")
+    cookie = http.cookies.get("guide_resident") or ""
     conv_sender = await _sender_of(base, cookie)
     if conv_sender:
         from guide.redis import get_redis
@@ -194,14 +192,21 @@ async def _resident(base: str, n: int, book: Book, deadline: float, stop: asynci
                 token = f"{book.run_id}.r{n}e{episode}"
                 book.handoffs += 1
                 asked = time.time()
-                await send("转人工")
-                first = await wait_for(lambda m: (m.get("status") or {}).get("state") in ("queued", "with_agent", "message"), 20)
-                if first is None:
-                    book.errors["no_handoff_reply"] += 1
-                    book.samples.append(conv_sender)
-                    continue
+                try:  # the request for a person: its start is where "handoff → agent's screen" is measured from
+                    reply = await http.post("/api/chat", json={"text": "转人工", "client_id": uuid.uuid4().hex[:16]})
+                    answer = reply.json().get("messages") or []
+                except (httpx.HTTPError, ValueError):
+                    answer = []
+                state = _handoff_state(answer)
+                if not state:  # not in the answer: what the resident's screen shows next says it
+                    got = await wait_for(lambda m: (m.get("status") or {}).get("state") in ("queued", "with_agent", "message"), 20)
+                    if got is None:
+                        book.errors["no_handoff_reply"] += 1
+                        book.samples.append(conv_sender)
+                        continue
+                    state = got["status"]["state"]
                 book.client_to_screen.append(time.time() - asked)  # the resident sees "已为您转接…"
-                state = first["status"]["state"]
+                book.asks.append([conv_sender, asked, state == "with_agent"])
                 if state == "message":
                     book.errors["offered_message_instead"] += 1
                     await send("取消")
@@ -224,6 +229,22 @@ async def _resident(base: str, n: int, book: Book, deadline: float, stop: asynci
                 await asyncio.sleep(random.uniform(1, 4))
         finally:
             task.cancel()
+            await http.aclose()
+
+
+def _handoff_state(answer: List[Dict[str, Any]]) -> str:
+    """What the answer to "转人工" says: "with_agent" (a person was assigned at once), "queued", "message", or ""."""
+    states = [(m.get("status") or {}).get("state") for m in answer]
+    if "message" in states:
+        return "message"
+    if "with_agent" in states:
+        return "with_agent"
+    if "queued" in states:
+        return "queued"
+    # another gateway copy's dispatcher assigned it while this answer was written: "已为您转接…" without a place
+    if any("已为您转接" in (m.get("text") or "") for m in answer):
+        return "with_agent"
+    return ""
 
 
 async def _sender_of(base: str, cookie: str) -> str:
@@ -282,7 +303,7 @@ def _residents_main(base: str, residents: int, duration_s: float, run_id: str, g
                 book.errors[f"resident_{type(t.exception()).__name__}"] += 1
         return {"to_agent_sent": dict(book.to_agent_sent), "to_resident_seen": dict(book.to_resident_seen),
                 "handoffs": book.handoffs, "errors": dict(book.errors), "samples": book.samples[:5],
-                "click_to_reply": book.client_to_screen, "click_to_assignment": book.to_assignment}
+                "click_to_reply": book.client_to_screen, "click_to_assignment": book.to_assignment, "asks": book.asks}
 
     out.put(asyncio.run(main()))
 
@@ -322,18 +343,38 @@ async def _run(duration_s: float, residents: int, agents: int, base: str, run_id
     lost_to_resident = sum(1 for k in book.to_resident_sent if book.to_resident_seen[k] == 0)
     dup_to_agent = sum(1 for k, v in book.to_agent_seen.items() if v > 1)
     dup_to_resident = sum(1 for k, v in book.to_resident_seen.items() if v > 1)
+    direct, queued = _screen_latencies(seen["asks"], book.claims_seen)
     return {
         "duration_s": round(time.time() - started, 1), "residents": residents, "agents": agents,
         "handoffs": seen["handoffs"], "closed": book.closed,
         "resident_to_agent": {"sent": sum(book.to_agent_sent.values()), "lost": lost_to_agent, "duplicated": dup_to_agent},
         "agent_to_resident": {"sent": sum(book.to_resident_sent.values()), "lost": lost_to_resident, "duplicated": dup_to_resident},
-        "handoff_to_agent_screen_s": {"p50": _pct(book.handoff_to_screen, 50), "p95": _pct(book.handoff_to_screen, 95),
-                                      "max": _pct(book.handoff_to_screen, 100), "n": len(book.handoff_to_screen)},
+        "handoff_to_agent_screen_s": {"p50": _pct(direct, 50), "p95": _pct(direct, 95), "max": _pct(direct, 100), "n": len(direct)},
+        "queued_handoff_to_agent_screen_s": {"p50": _pct(queued, 50), "p95": _pct(queued, 95), "max": _pct(queued, 100),
+                                             "n": len(queued)},
         "resident_click_to_reply_s": {"p50": _pct(seen["click_to_reply"], 50), "p95": _pct(seen["click_to_reply"], 95)},
         "resident_click_to_assignment_s": {"p50": _pct(seen["click_to_assignment"], 50),
                                            "p95": _pct(seen["click_to_assignment"], 95)},
         "errors": dict(book.errors), "samples": seen["samples"],
     }
+
+
+def _screen_latencies(asks: List[List[Any]], claims: List[List[Any]]) -> tuple:
+    """Pair each claim an agent's screen received with the request for a person it answered (the same
+    resident's latest request before it); returns (seconds for handoffs assigned at once, for queued ones)."""
+    by_sender: Dict[str, List[List[Any]]] = defaultdict(list)
+    for sender, at, at_once in sorted(asks, key=lambda a: a[1]):
+        by_sender[sender].append([at, at_once, False])
+    direct: List[float] = []
+    queued: List[float] = []
+    for sender, seen_at in sorted(claims, key=lambda c: c[1]):
+        open_asks = [a for a in by_sender.get(sender, []) if a[0] <= seen_at and not a[2]]
+        if not open_asks:
+            continue  # a claim after a requeue, or of a conversation from before the run
+        ask = open_asks[-1]
+        ask[2] = True
+        (direct if ask[1] else queued).append(seen_at - ask[0])
+    return direct, queued
 
 
 def run(duration_s: float = 300, residents: int = 200, agents: int = 20, base_url: str = "") -> Dict[str, Any]:

@@ -57,6 +57,7 @@ TRANSITIONS: Dict[str, Transition] = {t.name: t for t in (
     _t("offer_message", set(AT_REST), State.MESSAGE, "非工作时间，引导留言"),
     _t("claim", {State.QUEUED}, State.WITH_AGENT, "坐席接入"),
     _t("take_over", set(AT_REST), State.WITH_AGENT, "值班长接管"),
+    _t("supervise", {State.WITH_AGENT}, State.WITH_AGENT, "值班长接管会话"),
     _t("transfer", {State.WITH_AGENT}, State.WITH_AGENT, "转给同事"),
     _t("escalate", {State.WITH_AGENT}, State.QUEUED, "转入其他层级队列"),
     _t("requeue", {State.WITH_AGENT}, State.QUEUED, "坐席未响应，重新排队"),

@@ -85,6 +85,21 @@ def _conv_or_404(sender: str, staff: Staff) -> Dict[str, str]:
     return conv
 
 
+VIEW_AUDIT_EVERY_S = 600
+
+
+def audit_view(staff: Staff, view: str, load: bool, detail: str = "") -> None:
+    """Audit a list view once per page load (the page says ``load=1`` on its first call, not on its polls),
+    and at least every ``VIEW_AUDIT_EVERY_S`` per person and view whatever the client says."""
+    key = f"guide:audit:view:{staff.username}:{view}"
+    r = get_redis()
+    if load:
+        r.set(key, "1", ex=VIEW_AUDIT_EVERY_S)
+    elif not r.set(key, "1", nx=True, ex=VIEW_AUDIT_EVERY_S):
+        return
+    audit(staff.username, f"{view}.view", view, detail)
+
+
 # ------------------------------------------------------------------ views of a conversation
 
 def _first_question(sender: str) -> str:
@@ -190,7 +205,7 @@ def canned() -> List[str]:
 # ------------------------------------------------------------------ agent API
 
 @router.get("/api/workbench/state")
-def state(staff: Staff = Depends(AGENT)) -> Dict[str, Any]:
+def state(load: bool = False, staff: Staff = Depends(AGENT)) -> Dict[str, Any]:
     r = get_redis()
     me = queues.agents([staff.username])[0]
     queue: List[Dict[str, Any]] = []
@@ -200,6 +215,7 @@ def state(staff: Staff = Depends(AGENT)) -> Dict[str, Any]:
             if conv.get("state") == State.QUEUED and can_see(staff, conv):
                 queue.append(item(sender, conv))
     mine = [item(s, queues.conv(s)) for s in sorted(r.smembers(queues.agent_convs_key(staff.username)))]
+    audit_view(staff, "workbench.state", load, f"排队 {len(queue)} 个，我的会话 {len(mine)} 个")
     return {"me": {**_me(staff), "status": me["status"], "status_name": me["status_name"], "load": me["load"],
                    "capacity": me["capacity"], "supervisor": is_supervisor(staff)},
             "queue": queue, "mine": mine,
@@ -237,8 +253,12 @@ def _fail(exc: Exception) -> HTTPException:
 
 @router.post("/api/workbench/conversations/{sender}/claim")
 async def claim(sender: str, staff: Staff = Depends(AGENT)) -> Dict[str, Any]:
-    _conv_or_404(sender, staff)
-    out = await service.claim(sender, staff.username, staff.display_name, supervisor=is_supervisor(staff))
+    conv = queues.conv(sender)
+    if not conv or (conv.get("state") == State.QUEUED and not can_see(staff, conv)):
+        raise HTTPException(404, "没有这个会话，或您无权查看")
+    # not queued any more (another agent was quicker, or it ended): the claim below says so with a 409
+    out = await service.claim(sender, staff.username, staff.display_name, supervisor=is_supervisor(staff),
+                              tier=staff.tier or "guide", skills=list(staff.skills))
     if not out.ok:
         raise HTTPException(409, out.error)
     return {"ok": True, "state": out.state}
@@ -392,8 +412,10 @@ async def feed(request: Request, staff: Staff = Depends(AGENT)) -> StreamingResp
 # ------------------------------------------------------------------ work orders
 
 @router.get("/api/workbench/workorders")
-def list_orders(stage: str = "", staff: Staff = Depends(AGENT)) -> Dict[str, Any]:
-    return {"orders": workorders.listing(stage=stage), "stages": workorders.STAGES}
+def list_orders(stage: str = "", load: bool = False, staff: Staff = Depends(AGENT)) -> Dict[str, Any]:
+    orders = workorders.listing(stage=stage)
+    audit_view(staff, "workorders.list", load, f"环节：{stage or '全部'}；{len(orders)} 条")
+    return {"orders": orders, "stages": workorders.STAGES}
 
 
 @router.get("/api/workbench/workorders/{number}")
@@ -429,7 +451,7 @@ async def advance_order(number: str, body: AdvanceIn, staff: Staff = Depends(AGE
 # ------------------------------------------------------------------ supervisor
 
 @router.get("/api/workbench/overview")
-def overview(staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
+def overview(load: bool = False, staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
     """Live conversations, queue lengths and waits, each agent's presence and load."""
     r = get_redis()
     now = time.time()
@@ -445,21 +467,30 @@ def overview(staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
                                                "preview": mask(_first_question(sender))[:80], "channel": ""}
         row["last_active_s"] = int(now - seen)
         live.append(row)
+    audit_view(staff, "supervisor.overview", load, f"活跃会话 {len(live)} 个")
     return {"tiers": tiers, "agents": queues.agents(), "live": live,
             "desk": {"open": queues.desk_open(), "mode": queues.desk_mode(), "hours": queues.hours_text()}}
 
 
+class TakeoverIn(BaseModel):
+    reason: str = Field("", max_length=200, description="why; required to take a conversation from the agent serving it")
+
+
 @router.post("/api/workbench/takeover/{sender}")
-async def takeover(sender: str, staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
+async def takeover(sender: str, body: Optional[TakeoverIn] = None, staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
+    """A supervisor takes a conversation: from the queue, from the bot, or (with a reason) from an agent."""
     conv = queues.conv(sender)
+    reason = (body.reason if body else "").strip()
     try:
         if conv.get("state") == State.QUEUED:
             out = await service.claim(sender, staff.username, staff.display_name, supervisor=True)
             if not out.ok:
                 raise ValueError(out.error)
+        elif conv.get("state") == State.WITH_AGENT:
+            out = await service.supervise(sender, staff.username, staff.display_name, reason)
         else:
-            out = await service.take_over(sender, staff.username, staff.display_name)
-    except ValueError as exc:
+            out = await service.take_over(sender, staff.username, staff.display_name, reason)
+    except (PermissionError, ValueError) as exc:
         raise HTTPException(409, str(exc)) from exc
     return {"ok": True, "state": out.state}
 
@@ -476,10 +507,12 @@ def desk(body: DeskIn, staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
 
 
 @router.get("/api/workbench/rectifications")
-def rectifications(status: str = "", staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
+def rectifications(status: str = "", load: bool = False, staff: Staff = Depends(SUPERVISOR)) -> Dict[str, Any]:
     from channels import ratings
 
-    return {"items": ratings.rectification_list(status=status)}
+    items = ratings.rectification_list(status=status)
+    audit_view(staff, "rectifications.list", load, f"状态：{status or '全部'}；{len(items)} 条")
+    return {"items": items}
 
 
 class RectifyIn(BaseModel):
@@ -499,5 +532,5 @@ async def work_rectification(rect_id: int, body: RectifyIn, staff: Staff = Depen
     delivered = None
     if done["status"] == "已整改":
         delivered = await service.tell(done["sender"], [ratings.outcome_message(done)])
-        await run_in_threadpool(ratings.mark_notified, rect_id, bool(delivered.get("ok")))
+        await run_in_threadpool(ratings.mark_notified, rect_id, bool(delivered.get("ok")), str(delivered.get("error") or ""))
     return {"ok": True, "item": ratings.rectification(rect_id), "delivery": delivered}

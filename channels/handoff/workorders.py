@@ -188,19 +188,86 @@ def advance(number: str, actor: str, note: str = "", department: str = "", reply
     return get(order["number"])  # type: ignore[return-value]
 
 
-def status_text(number: str) -> str:
-    """What the resident is told when asking for a work order by number."""
+def created_for(sender: str, content: str, since: float) -> Optional[Dict[str, Any]]:
+    """The order already opened for this resident's message (a retry after a crash must not open a second one)."""
+    after = datetime.fromtimestamp(since - 5, timezone.utc).replace(tzinfo=None) if since else datetime(2000, 1, 1)
+    q = (select(work_orders.c.number).where(work_orders.c.sender == sender, work_orders.c.created_at >= after,
+                                            work_orders.c.content == (content or "").strip()[:4000])
+         .order_by(work_orders.c.id).limit(1))
+    with _engine().connect() as c:
+        number = c.execute(q).scalar()
+    return get(number) if number else None
+
+
+def status_text(number: str, owner: bool = True) -> str:
+    """What the resident is told when asking for a work order by number.
+
+    ``owner=False`` (someone who proved the phone number's last digits from another account): the
+    stage and the deadline only, never the department or the reply.
+    """
     order = get(number)
     if order is None:
-        return f"没有查到编号为 {number} 的工单，请核对编号（格式如 GD20261123000123）。"
-    parts = [f"工单 {order['number']}（{mask(order['title'])}）当前环节：{order['stage']}"]
-    if order["department"]:
+        return not_found_text(number)
+    parts = [f"工单 {order['number']}（{mask(order['title'])}）当前环节：{order['stage']}" if owner
+             else f"工单 {order['number']} 当前环节：{order['stage']}"]
+    if owner and order["department"]:
         parts.append(f"承办单位：{order['department']}")
     if order["stage"] in ("受理", "派单", "办理"):
         parts.append(f"预计答复期限：{order['reply_due'][:10]}")
-    if order["reply"]:
+    if owner and order["reply"]:
         parts.append(f"答复内容：{order['reply']}")
+    elif order["reply"]:
+        parts.append("答复内容请使用提交工单时的账号查看，或拨打12345政务服务便民热线查询")
     return "；".join(parts) + "。"
+
+
+def not_found_text(number: str) -> str:
+    return f"没有查到编号为 {number} 的工单，请核对编号（格式如 GD20261123000123）。"
+
+
+TAIL = re.compile(r"(?:尾号|后四位|后4位)\D{0,4}?(\d{4})(?!\d)")
+PROOF_TRIES = 5  # wrong last-four guesses per resident, and per order, within PROOF_WINDOW_S
+PROOF_WINDOW_S = 3600
+
+
+def refusal_text(number: str) -> str:
+    return (f"为保护个人信息，工单 {number} 只能由提交人查询。请使用提交工单时的同一账号发送“查询工单 {number}”；"
+            f"如更换了设备或账号，请发送“查询工单 {number} 尾号XXXX”（XXXX 为登记手机号的后四位），"
+            "或拨打12345政务服务便民热线查询。")
+
+
+def status_for(number: str, sender: str, text: str = "") -> str:
+    """A work order's progress for the resident ``sender`` who asked in ``text``.
+
+    Numbers are sequential, so knowing one proves nothing: the resident who submitted the order
+    (same conversation id) sees everything; anyone else must give the last four digits of the
+    phone number on the order ("尾号5678"), and then sees the stage only.  Wrong guesses are
+    counted per resident and per order, so the four digits cannot be tried one by one.
+    """
+    order = get(number)
+    if order is None:
+        return not_found_text(number)
+    if order["sender"] == sender:
+        return status_text(order["number"])
+    tail = TAIL.search(text or "")
+    digits = re.sub(r"\D", "", order["phone"] or "")
+    if tail is None or len(digits) < 4:
+        return refusal_text(order["number"])
+    r = get_redis()
+    keys = (f"guide:workorder:proof:{sender}", f"guide:workorder:proof:{order['number']}")
+    if any(int(r.get(k) or 0) >= PROOF_TRIES for k in keys):
+        return (f"查询工单 {order['number']} 的验证次数过多，请稍后再试，或拨打12345政务服务便民热线查询。")
+    if tail.group(1) != digits[-4:]:
+        pipe = r.pipeline()
+        for k in keys:
+            pipe.incr(k)
+            pipe.expire(k, PROOF_WINDOW_S)
+        pipe.execute()
+        return refusal_text(order["number"])
+    from channels.audit import audit
+
+    audit(sender, "workorder.status_by_phone", order["number"], "以手机号后四位验证查询")
+    return status_text(order["number"], owner=False)
 
 
 def find_number(text: str) -> Optional[str]:

@@ -90,7 +90,7 @@ def test_resident_to_agent_to_expert_and_back_to_the_bot(site) -> None:  # type:
     agent.fill("#reply", "您好，可以先办理出生医学证明，再申请落户。")
     agent.click("#send-reply")
     me.wait_for_selector(".msg.agent >> text=您好，可以先办理出生医学证明，再申请落户。")
-    assert "已送达" in agent.inner_text("#reply-status")
+    agent.wait_for_selector("#reply-status >> text=已送达")  # the agent's request returns after the push (and its audit row)
 
     agent.select_option("#escalate-tier", "expert")
     agent.fill("#transfer-note", "涉及异地落户政策")
@@ -163,3 +163,33 @@ def test_bad_rating_opens_a_rectification_and_the_resident_hears_the_outcome(sit
     sup.click(row + " .rect-done")
     sup.wait_for_selector(f"#rects tr[data-rect='{rect_id}'] >> text=已整改")
     me.wait_for_selector(".msg.system >> text=已约谈坐席并更新灵活就业参保答复口径")
+
+
+def test_an_agent_transfers_to_a_colleague_who_carries_on_live(site) -> None:  # type: ignore[no-untyped-def]
+    agent = site["staff"]("agent1", presence="online")
+    colleague = site["staff"]("agent2", presence="away")  # signed in, not taking from the queue: free for a transfer
+    me = site["resident"]()
+    token = uuid.uuid4().hex[:6]
+    say(me, f"灵活就业人员怎么交社保 {token}")
+    me.wait_for_selector(".msg.bot")
+    me.click("#human")
+    me.wait_for_selector(".msg.system >> text=王晓敏已接入")
+    agent.click(f"#mine li.m-item:has-text('{token}')")
+    agent.wait_for_selector("#actions:not([hidden])")
+    agent.wait_for_selector("#transfer-to option[value='agent2']", state="attached")
+    agent.select_option("#transfer-to", "agent2")
+    agent.fill("#transfer-note", "参保地跨省，请李明跟进")
+    agent.click("#do-transfer")
+    me.wait_for_selector(".msg.system >> text=已为您转接给人工导办专员李明")
+    assert "已转接" in agent.inner_text("#action-status")
+    agent.wait_for_selector(f"#mine li.m-item:has-text('{token}')", state="detached")  # gone from the first agent's list
+    colleague.wait_for_selector(f"#mine li.m-item:has-text('{token}')")  # arrived live on the colleague's screen
+    colleague.wait_for_function("document.title.startsWith('(') && Number(document.body.dataset.alerts) >= 1")
+    colleague.click(f"#mine li.m-item:has-text('{token}')")
+    colleague.wait_for_selector("#reply-box:not([hidden])")
+    assert "参保地跨省，请李明跟进" in colleague.inner_text("#summary")
+    colleague.fill("#reply", "您好，我是李明，请问您原来在哪个省参保？")
+    colleague.click("#send-reply")
+    me.wait_for_selector(".msg.agent >> text=您好，我是李明，请问您原来在哪个省参保？")
+    say(me, f"在外省交了三年 {token}")
+    colleague.wait_for_selector(f"#transcript .t-resident >> text=在外省交了三年 {token}")

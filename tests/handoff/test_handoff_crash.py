@@ -58,3 +58,55 @@ def test_a_killed_gateway_loses_and_doubles_nothing(stack: dict) -> None:
     agent.post(f"/api/workbench/conversations/{sender}/close", json={"category": "已解答"})
     agent.post("/api/workbench/presence", json={"status": "offline"})
     queues.set_desk_mode("")
+
+
+def test_a_gateway_killed_mid_turn_answers_the_message_when_it_is_resent(stack: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway dies after claiming a turn (Rasa is stopped, so the turn hangs inside it): the resend
+    after the lease lapsed is answered, and the resident's line is shown and stored once."""
+    import threading
+    import time
+
+    from channels import webchat
+    from guide.settings import get_settings
+
+    monkeypatch.setenv("VAR_DIR", str(stack["var"]))  # the gateway's cookie secret, to know the resident's conversation id
+    get_settings.cache_clear()
+    base = stack["base"]
+    gateway = next(p for p in stack["procs"] if p.name == "gateway")
+    rasa = next(p for p in stack["procs"] if p.name == "rasa")
+    resident = httpx.Client(base_url=base, timeout=60)
+    resident.get("/")
+    sender = webchat.resident_from_cookie(resident.cookies.get("guide_resident"))
+    assert sender
+    token = uuid.uuid4().hex[:6]
+    cid, text = f"k-{token}", f"宝宝刚出生要办什么 {token}"
+
+    def send() -> None:
+        try:
+            resident.post("/api/chat", json={"text": text, "client_id": cid})
+        except httpx.HTTPError:
+            pass  # the gateway died under this request
+
+    os.killpg(rasa.proc.pid, signal.SIGSTOP)  # Rasa stops answering: the turn waits inside the gateway
+    try:
+        threading.Thread(target=send, daemon=True).start()
+        for _ in range(200):
+            if any(e["text"] == text for e in transcript.last(sender, 5)):
+                break
+            time.sleep(0.05)
+        assert any(e["text"] == text for e in transcript.last(sender, 5)), "the gateway never started the turn"
+        os.killpg(gateway.proc.pid, signal.SIGKILL)  # mid-turn: claimed, shown, stored, not answered
+        gateway.proc.wait(10)
+    finally:
+        os.killpg(rasa.proc.pid, signal.SIGCONT)
+    gateway.env = {**gateway.env, "TURN_LEASE_S": "3"}  # the default lease is 30 s; the rule is the same
+    gateway.start()
+    gateway.wait_ready()
+    time.sleep(3.5)  # no heartbeat since the kill: the lease has lapsed
+    answers = resident.post("/api/chat", json={"text": text, "client_id": cid}).json()["messages"]
+    assert any("新生儿出生一件事" in m.get("text", "") for m in answers), answers
+    shown = resident.get("/api/webchat/messages", params={"after": "0-0"}).json()["messages"]
+    assert [(m["kind"], m["text"]) for m in shown].count(("me", text)) == 1
+    assert [e["text"] for e in transcript.read(sender)].count(text) == 1
+    assert resident.post("/api/chat", json={"text": text, "client_id": cid}).json()["messages"] == []  # answered: once
+    get_settings.cache_clear()

@@ -99,5 +99,37 @@ def test_good_and_bot_ratings_open_nothing(records_db) -> None:  # type: ignore[
     assert ratings.level_of("我觉得非常不满意") == 1 and ratings.level_of("满意") == 4 and ratings.level_of("还行") is None
     with pytest.raises(ValueError):
         ratings.submit("web-bot", "web", 0)
-    bad = ratings.submit("web-bot", "web", 1, context="agent")  # nothing to tie it to: it rates the bot
+    bad = ratings.submit("web-bot2", "web", 1, context="agent")  # nothing to tie it to: it rates the bot
     assert ratings.rectification(bad["rectification"])["context"] == "bot"
+
+
+def test_one_rating_per_rated_episode(records_db) -> None:  # type: ignore[no-untyped-def]
+    sender = "web-" + uuid.uuid4().hex[:8]
+    ratings.expect(sender, agent="agent2", agent_name="李明", service_id="T138", episode="3")
+    first = ratings.submit(sender, "web", 1, comment="没解决问题", context="agent")
+    assert first["rectification"] and not first.get("duplicate")
+    again = ratings.submit(sender, "web", 1, comment="再点一次", context="agent")  # the page clicked again
+    assert again == {**again, "rectification": None, "rating": None, "duplicate": True}
+    assert "您已评价过本次人工服务（非常不满意）" in again["text"]
+    mine = [r for r in ratings.rectification_list() if r["sender"] == sender]
+    assert [r["id"] for r in mine] == [first["rectification"]]  # one rectification, not one per click
+    # the bot's part of the conversation is an episode of its own: rated once, until the bot asks again
+    bot = ratings.submit(sender, "web", 4, context="bot")
+    assert bot["rating"] and not bot.get("duplicate")
+    assert ratings.submit(sender, "web", 1, context="bot")["duplicate"]
+    ratings.prompt_bot(sender)  # the bot wrapped up a later conversation and asked for a rating
+    ratings.prompt_bot(sender)  # asked twice before any rating: still one episode
+    later = ratings.submit(sender, "web", 5, context="bot")
+    assert later["rating"] and not later.get("duplicate")
+    assert ratings.submit(sender, "web", 5, context="bot")["duplicate"]
+    ratings.expect(sender, agent="agent1", agent_name="王晓敏", episode="4")  # the next handoff was closed
+    assert ratings.pending(sender)["episode"] == "4"
+    fourth = ratings.submit(sender, "web", 3, context="bot")  # the next rating belongs to the agent episode awaiting one
+    assert not fourth.get("duplicate") and ratings.pending(sender) is None
+    assert [r["id"] for r in ratings.rectification_list() if r["sender"] == sender] == [first["rectification"]]
+    from sqlalchemy import select
+
+    with ratings._engine().connect() as c:
+        stored = [(r["episode"], r["context"], r["agent"], r["level"]) for r in
+                  c.execute(select(ratings.ratings).where(ratings.ratings.c.sender == sender).order_by(ratings.ratings.c.id)).mappings()]
+    assert stored == [("agent:3", "agent", "agent2", 1), ("bot:0", "bot", "", 4), ("bot:1", "bot", "", 5), ("agent:4", "agent", "agent1", 3)]

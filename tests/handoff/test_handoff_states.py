@@ -25,6 +25,7 @@ EXPECTED = {
     ("claim", State.QUEUED): State.WITH_AGENT,
     ("take_over", State.BOT): State.WITH_AGENT,
     ("transfer", State.WITH_AGENT): State.WITH_AGENT,
+    ("supervise", State.WITH_AGENT): State.WITH_AGENT,
     ("escalate", State.WITH_AGENT): State.QUEUED,
     ("requeue", State.WITH_AGENT): State.QUEUED,
     ("hand_back", State.WITH_AGENT): State.BOT,

@@ -106,6 +106,81 @@ async def test_the_tick_assigns_waiting_residents_when_an_agent_frees_up(hand) -
     assert (await timeouts.tick())["assigned"] == 1 and queues.conv(sender)["agent"] == "a1"
 
 
-def test_only_one_gateway_copy_runs_a_tick(hand) -> None:  # type: ignore[no-untyped-def]
-    got = [bool(hand.set(timeouts.LOCK, "1", nx=True, px=1800)) for _ in range(3)]
-    assert got == [True, False, False]
+def test_only_one_gateway_copy_runs_a_tick_and_a_long_tick_keeps_its_lock(hand) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    mine, other = timeouts.TickLock(300), timeouts.TickLock(300)
+    assert mine.acquire() and not other.acquire()
+    time.sleep(0.2)
+    assert mine.renew()  # a tick still running extends its lock …
+    time.sleep(0.2)
+    assert not other.acquire() and hand.get(timeouts.LOCK) == mine.token  # … past the first 300 ms
+    assert not other.release() and not other.renew()  # a copy that does not hold the lock can neither free nor extend it
+    assert hand.get(timeouts.LOCK) == mine.token
+    assert mine.release(0) and hand.get(timeouts.LOCK) is None
+    assert other.acquire() and not mine.release(0)  # a holder whose lock lapsed never frees the next holder's lock
+    assert hand.get(timeouts.LOCK) == other.token
+    other.release(0)
+
+    async def a_long_tick() -> list:
+        won = []
+        async with timeouts.holding(0.2) as got:  # a lock of 180 ms, renewed while the tick runs …
+            won.append(got)
+            await asyncio.sleep(0.6)  # … through a tick three times longer
+            won.append(await timeouts.run_once(period_s=0.2))  # another copy cannot tick meanwhile
+            won.append(hand.get(timeouts.LOCK) is not None)
+        return won
+
+    assert asyncio.run(a_long_tick()) == [True, False, True]
+    assert hand.get(timeouts.LOCK) is None  # a tick longer than its period frees the lock when done
+
+
+async def test_a_reply_that_arrives_while_the_tick_looks_is_not_overwritten(hand) -> None:  # type: ignore[no-untyped-def]
+    online("a1")
+    sender = sid()
+    await service.request(sender, "web", "asked")
+    await service.reply(sender, "a1", "专员a1", "请问孩子出生在本市吗？")
+    seen = queues.conv(sender)  # what the tick read …
+    entry = transcript.append(sender, "resident", "是的")
+    await service.resident_message(sender, "web", "是的", entry)  # … before the resident's answer was stored
+    assert not timeouts.mark_reminded(sender, "resident", seen["waiting_since"], time.time() + 121)
+    conv = queues.conv(sender)
+    assert conv["reminded"] == "0" and conv["waiting_on"] == "agent"
+    assert not await service.abandon_idle(sender, since=seen["waiting_since"])  # the idle close re-checks too
+    assert queues.conv(sender)["state"] == State.WITH_AGENT
+    waiting = queues.conv(sender)["waiting_since"]
+    assert timeouts.mark_reminded(sender, "agent", waiting, time.time() + 121)  # the agent is silent now: reminded
+    await service.reply(sender, "a1", "专员a1", "好的，请稍等")  # the agent answers just as the tick requeues
+    assert not await service.requeue(sender, since=waiting)
+    conv = queues.conv(sender)
+    assert conv["state"] == State.WITH_AGENT and conv["agent"] == "a1" and conv["waiting_on"] == "resident"
+
+
+async def test_a_refused_rectification_outcome_is_retried_with_backoff_then_given_up(hand, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from channels import delivery, ratings
+
+    monkeypatch.setenv("RATING_NOTIFY_ATTEMPTS", "3")
+    from guide.settings import get_settings
+
+    get_settings.cache_clear()
+    fixed, lost = sid(), sid()
+    rects = {}
+    for s in (fixed, lost):
+        delivery.remember_channel(s, "sms")  # a channel this gateway cannot deliver to right now
+        rect = ratings.submit(s, "sms", 1, comment="回答不清楚")["rectification"]
+        done = ratings.work(rect, "supervisor", "已整改", outcome="已对坐席开展业务培训")
+        report = await service.tell(s, [ratings.outcome_message(done)])  # what the workbench does when it finishes one
+        assert not report["ok"] and ratings.mark_notified(rect, False, report["error"]) == "failed"
+        rects[s] = rect
+    now = time.time()
+    assert (await timeouts.tick(now=now + 30))["ratings_notified"] == 0  # the first retry waits a minute
+    assert [h["status"] for h in ratings.rectification(rects[fixed])["history"]].count("通知失败") == 1
+    assert (await timeouts.tick(now=now + 62))["ratings_notified"] == 0  # still undeliverable: a second failure
+    delivery.remember_channel(fixed, "web")  # the resident is reachable again
+    assert (await timeouts.tick(now=now + 93))["ratings_notified"] == 0  # the backoff doubled: not yet
+    assert (await timeouts.tick(now=now + 62 + 121))["ratings_notified"] == 1
+    assert ratings.rectification(rects[fixed])["notified"] == "yes"
+    assert "已对坐席开展业务培训" in outbox(fixed)[-1]["text"]
+    assert ratings.rectification(rects[lost])["notified"] == "gaveup"  # three attempts, then the supervisor sees it
+    assert (await timeouts.tick(now=now + 3600))["ratings_notified"] == 0
+    assert [h["status"] for h in ratings.rectification(rects[lost])["history"]].count("通知失败") == 3

@@ -128,8 +128,9 @@ def test_queue_claim_is_exclusive_and_lists_are_masked(desk) -> None:  # type: i
     peek = a2.get(f"/api/workbench/conversations/{sender}").json()
     assert not peek["full"] and "13912345678" not in json.dumps(peek, ensure_ascii=False)
     assert a1.post(f"/api/workbench/conversations/{sender}/claim").status_code == 200
-    lost = a2.post(f"/api/workbench/conversations/{sender}/claim")
-    assert lost.status_code in (404, 409)
+    lost = a2.post(f"/api/workbench/conversations/{sender}/claim")  # a2 clicked 接入 a moment too late
+    assert lost.status_code == 409 and lost.json()["detail"] == "该会话已被接入或已结束（当前：人工服务中）"
+    assert a2.post(f"/api/workbench/conversations/{sid()}/claim").status_code == 404  # no such conversation
     mine = a1.get(f"/api/workbench/conversations/{sender}").json()
     assert mine["full"] and "13912345678" in json.dumps(mine, ensure_ascii=False)
     a1.post(f"/api/workbench/conversations/{sender}/close", json={"category": "其他"})
@@ -216,3 +217,59 @@ def test_supervisor_sees_queues_loads_and_takes_over_a_bot_conversation(desk) ->
     sup.post(f"/api/workbench/conversations/{bot_only}/close", json={"category": "已解答"})
     a1.post(f"/api/workbench/conversations/{queued}/claim")
     a1.post(f"/api/workbench/conversations/{queued}/close", json={"category": "其他"})
+
+
+@pytest.fixture()
+def stack_db(stack: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """This process reads the gateway's database (its audit trail)."""
+    from guide.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", stack["env"]["DATABASE_URL"])
+    get_settings.cache_clear()
+    yield stack["env"]["DATABASE_URL"]
+    get_settings.cache_clear()
+
+
+def _views(actor: str, action: str) -> int:
+    from channels.audit import trail
+
+    return sum(1 for row in trail(limit=2000) if row["actor"] == actor and row["action"] == action)
+
+
+def test_list_views_are_audited_once_per_page_load_not_per_poll(desk, stack_db) -> None:  # type: ignore[no-untyped-def]
+    a1, sup = desk["agent1"], desk["supervisor"]
+    calls = [(a1, "agent1", "/api/workbench/state", "workbench.state.view"),
+             (a1, "agent1", "/api/workbench/workorders", "workorders.list.view"),
+             (sup, "supervisor", "/api/workbench/overview", "supervisor.overview.view"),
+             (sup, "supervisor", "/api/workbench/rectifications", "rectifications.list.view")]
+    for client, who, path, action in calls:
+        before = _views(who, action)
+        assert client.get(path, params={"load": "1"}).status_code == 200  # the page loads
+        for _ in range(3):
+            assert client.get(path).status_code == 200  # … and polls
+        assert _views(who, action) == before + 1, action
+        client.get(path, params={"load": "1"})  # loaded again (a reload, a second tab)
+        assert _views(who, action) == before + 2, action
+
+
+def test_a_supervisor_writes_to_a_served_resident_only_after_taking_over_with_a_reason(desk, stack_db) -> None:  # type: ignore[no-untyped-def]
+    a1, sup = desk["agent1"], desk["supervisor"]
+    a1.post("/api/workbench/presence", json={"status": "online"})
+    sender = sid()
+    asyncio.run(service.request(sender, "web", "asked"))
+    assert queues.conv(sender)["agent"] == "agent1"
+    cut_in = sup.post(f"/api/workbench/conversations/{sender}/reply", json={"text": "我是值班长"})
+    assert cut_in.status_code == 403 and "请先接管" in cut_in.json()["detail"]
+    no_reason = sup.post(f"/api/workbench/takeover/{sender}", json={})
+    assert no_reason.status_code == 409 and no_reason.json()["detail"] == "接管正在服务中的会话须填写原因"
+    assert sup.post(f"/api/workbench/takeover/{sender}", json={"reason": "居民情绪激动，值班长处理"}).json()["state"] == State.WITH_AGENT
+    assert queues.conv(sender)["agent"] == "supervisor" and a1.get("/api/workbench/state").json()["mine"] == []
+    assert sup.post(f"/api/workbench/conversations/{sender}/reply", json={"text": "您好，我是值班长张华"}).json()["ok"]
+    taken = a1.post(f"/api/workbench/conversations/{sender}/reply", json={"text": "插话"})
+    assert taken.status_code == 403 and taken.json()["detail"] == "该会话不由您接待"  # not theirs any more
+    from channels.audit import trail
+
+    rows = {row["action"]: row for row in trail(sender)}
+    assert rows["handoff.supervise"]["actor"] == "supervisor" and "居民情绪激动" in rows["handoff.supervise"]["detail"]
+    assert rows["handoff.reply"]["actor"] == "supervisor"
+    sup.post(f"/api/workbench/conversations/{sender}/close", json={"category": "已解答"})
