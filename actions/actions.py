@@ -25,6 +25,7 @@ from actions.answers import (
     split_message,
 )
 from bot.routing import CLARIFY, ELEMENT_INTENTS, OUT_OF_SCOPE, ROUTE, decide, nlu_intent
+from channels import ui_text
 from knowledge.base import KnowledgeBase, current
 from knowledge.faq import best_faq
 from knowledge.schema import Service
@@ -307,7 +308,7 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        request_person(dispatcher, tracker, "asked", "好的，正在为您转接人工导办专员。")
+        request_person(dispatcher, tracker, "asked", ui_text.HANDOFF_ASKED)
         return [SlotSet("pending", None), SlotSet("fallback_count", 0)]
 
 

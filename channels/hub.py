@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional
 import httpx
 
 from bot.guard import long_note, precheck
-from channels import delivery, transcript, ui_text
+from channels import commands, delivery, transcript, ui_text
 from channels.handoff import service as handoff
 from guide import metrics
 from guide.redis import get_redis
@@ -192,7 +192,7 @@ async def handle(msg: Inbound, turn: Optional[Turn] = None) -> List[Dict[str, An
 async def _process(msg: Inbound, turn: Turn) -> List[Dict[str, Any]]:
     metrics.count_message(msg.channel, "upload" if msg.upload else "resident")
     delivery.remember_channel(msg.sender, msg.channel)
-    shown = msg.text if msg.upload is None else f"［上传文件］{msg.upload.get('filename', '')}"
+    shown = msg.text if msg.upload is None else ui_text.UPLOAD_SHOWN.format(name=msg.upload.get('filename', ''))
     entry = turn.entry
     if not entry:
         entry = transcript.append(msg.sender, "resident", shown, **({"upload": msg.upload} if msg.upload else {}))
@@ -211,12 +211,22 @@ async def _process(msg: Inbound, turn: Turn) -> List[Dict[str, Any]]:
         if reply:
             transcript.append(msg.sender, "bot", reply)
             return [{"kind": "bot", "text": reply}]
+        if commands.asks_for_person(msg.text):
+            return await _person_asked(msg)
     with metrics.turn_timer(msg.channel):
         messages = await bot_turn(msg.sender, rasa_text)
     note = long_note(msg.text) if msg.upload is None else None
     if note:
         messages.insert(0, {"kind": "bot", "text": note})
     return await _after_bot(msg, messages)
+
+
+async def _person_asked(msg: Inbound) -> List[Dict[str, Any]]:
+    """"转人工" and its like: the handoff service at once, with the service the bot was discussing."""
+    transcript.append(msg.sender, "bot", ui_text.HANDOFF_ASKED)
+    shown: List[Dict[str, Any]] = [{"kind": "bot", "text": ui_text.HANDOFF_ASKED}]
+    shown.extend(await handoff.request(msg.sender, msg.channel, reason="asked", service_id=commands.current_service(msg.sender)))
+    return shown
 
 
 async def bot_turn(sender: str, text: str) -> List[Dict[str, Any]]:

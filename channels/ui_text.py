@@ -15,6 +15,8 @@ CHAT_NETWORK_ERROR = "网络异常，消息未发出，请稍后重试。"
 CHAT_TOO_FAST = "您发送得太快了，请稍等几秒再发。"
 UPLOAD_TOO_LARGE = "文件太大（超过 {mb} MB），请压缩或分页后重新上传。"
 UPLOAD_EMPTY = "这个文件是空的，请重新选择后上传。"
+UPLOAD_SHOWN = "［上传文件］{name}"  # how an upload appears in the resident's own line and the transcript
+HANDOFF_ASKED = "好的，正在为您转接人工导办专员。"
 
 # the web chat page's strings (rendered into the page once; the script reads them from there)
 WEBCHAT = {

@@ -142,7 +142,7 @@ async def resident_turn(sender: str, text: str, client_id: str = "", upload: Opt
         return []  # the page resent a message being answered or answered already (reconnect): shown and answered once
     async with hub.leased(turn):
         if not turn.shown:  # a retry after a crashed gateway already showed the resident's line
-            shown = text if upload is None else f"［上传文件］{upload.get('filename', '')}"
+            shown = text if upload is None else ui_text.UPLOAD_SHOWN.format(name=upload.get('filename', ''))
             hub.note_turn(turn, shown=post(sender, [{"kind": "me", "text": shown, "client_id": client_id}])[0])
         if too_fast(sender):
             answers = [{"kind": "system", "text": ui_text.CHAT_TOO_FAST}]
