@@ -72,7 +72,7 @@ bench: install model
 	$(VENV)/bin/guide bench $(BENCH_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check guide knowledge nlu actions channels bot prereview tests
-	$(VENV)/bin/mypy guide knowledge
+	$(VENV)/bin/ruff check guide knowledge nlu actions channels bot prereview bench deploy tests
+	$(VENV)/bin/mypy guide knowledge channels nlu actions bot bench prereview
 
 .PHONY: help install system-deps model run test eval bench lint

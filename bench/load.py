@@ -363,7 +363,7 @@ def ours_up(out=print) -> Iterator[Tuple[Callable[[], Target], Dict[str, Any], A
         result["cold_start_s"] = ready["all"]
         result["first_answer_after_ready_s"] = ready["warm"]
         result["ready_by_process_s"] = {k: v for k, v in ready.items() if k not in ("all", "warm")}
-        result["model"] = stack.model.name
+        result["model"] = stack.model.name if stack.model else ""
         out(f"  我们的全栈：冷启动到 /readyz {ready['all']} 秒（目标 ≤ 40 秒），之后首答预热 {ready['warm']} 秒")
         image = upload_image()
         holder: Dict[str, httpx.AsyncHTTPTransport] = {}

@@ -141,7 +141,7 @@ async def _agent(base: str, username: str, password: str, book: Book, stop: asyn
 
 
 async def _resident(base: str, n: int, book: Book, deadline: float, stop: asyncio.Event) -> None:
-    import websockets
+    import websockets.client as websockets
 
     http = httpx.AsyncClient(base_url=base, timeout=30)
     await http.get("/")
