@@ -9,6 +9,8 @@ can deliver through the right channel.
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from guide.redis import get_redis
@@ -22,9 +24,25 @@ def register(channel: str, pusher: Pusher) -> None:
     _pushers[channel] = pusher
 
 
+_remembered: "OrderedDict[str, float]" = OrderedDict()  # sender -> when this process last wrote its channel
+REMEMBER_AGAIN_S = 24 * 3600
+REMEMBERED_MAX = 50_000
+
+
 def remember_channel(sender: str, channel: str) -> None:
-    get_redis().hset(f"guide:conv:{sender}", mapping={"channel": channel})
-    get_redis().expire(f"guide:conv:{sender}", 30 * 24 * 3600)
+    """Record the conversation's channel (one round trip, and only once a day per resident and process:
+    a resident's channel never changes, and this runs on every turn)."""
+    now = time.monotonic()
+    if now - _remembered.get(sender, -REMEMBER_AGAIN_S) < REMEMBER_AGAIN_S:
+        return
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hset(f"guide:conv:{sender}", mapping={"channel": channel})
+    pipe.expire(f"guide:conv:{sender}", 30 * 24 * 3600)
+    pipe.execute()
+    _remembered[sender] = now
+    _remembered.move_to_end(sender)
+    while len(_remembered) > REMEMBERED_MAX:
+        _remembered.popitem(last=False)
 
 
 def channel_of(sender: str) -> str:

@@ -123,11 +123,11 @@ delivery.register("web", push_web)
 def too_fast(sender: str) -> bool:
     """More than ``webchat_rate_limit`` messages in 10 seconds from one resident."""
     key = f"guide:rate:web:{sender}:{int(time.time() // 10)}"
-    r = get_redis()
-    n = r.incr(key)
-    if n == 1:
-        r.expire(key, 20)
-    return n > get_settings().webchat_rate_limit
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 20)
+    n, _ = pipe.execute()
+    return int(n) > get_settings().webchat_rate_limit
 
 
 async def resident_turn(sender: str, text: str, client_id: str = "", upload: Optional[Dict[str, Any]] = None,
