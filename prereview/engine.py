@@ -24,12 +24,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Protocol, Sequence, Tuple
 from guide.settings import Settings, get_settings
 from knowledge.schema import MaterialType, Requirement, Service, ServiceMaterial
 from prereview import checksums, identify, quality
-from prereview.privacy import private, private_values
 from prereview import files as decoding
 from prereview.fields import Fields, extract
 from prereview.files import KIND_NAMES, Finding
 from prereview.identify import PageType
 from prereview.ocr import Line
+from prereview.privacy import private, private_values
 from prereview.rules import Catalogue, Rule
 from prereview.rules import load as load_rules
 
