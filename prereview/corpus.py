@@ -148,7 +148,9 @@ def photograph(doc: Image.Image, margin: int = 40, tone: Tuple[int, int, int] = 
     return out
 
 
-def id_front(p: Person) -> Image.Image:
+def id_front(p: Person, labels_apart: bool = False) -> Image.Image:
+    if labels_apart:
+        return _id_front_printed(p)
     img, d = page(856, 540)
     img.paste((236, 242, 248), (0, 0, 856, 540))
     y = text_lines(d, 50, 45, [f"姓名  {p.name}", f"性别  {p.sex}    民族  汉"], 30)
@@ -156,6 +158,28 @@ def id_front(p: Person) -> Image.Image:
     addr = p.address
     y = text_lines(d, 50, y, ["住址  " + addr[:13], "      " + addr[13:]], 30, 1.5)
     d.text((50, 455), f"公民身份号码  {p.id_number}", font=font(30), fill=INK)
+    d.rectangle((610, 60, 800, 300), fill=(205, 212, 222))
+    d.ellipse((655, 95, 755, 195), fill=(170, 178, 190))
+    d.rectangle((640, 205, 770, 300), fill=(170, 178, 190))
+    return img
+
+
+def _id_front_printed(p: Person) -> Image.Image:
+    """The portrait side as the real card prints it: small blue labels, the values well apart in black, so
+    OCR returns a label and its value as separate boxes."""
+    img, d = page(856, 540)
+    img.paste((236, 242, 248), (0, 0, 856, 540))
+    blue = (40, 90, 160)
+    rows = [("姓名", p.name, 50), ("性别", f"{p.sex}", 125), ("出生", f"{p.born.year}年{p.born.month}月{p.born.day}日", 200),
+            ("住址", p.address[:13], 275)]
+    for label, value, y in rows:
+        d.text((50, y + 6), label, font=font(22), fill=blue)
+        d.text((175, y), value, font=font(32), fill=INK)
+    d.text((175, 330), p.address[13:], font=font(32), fill=INK)
+    d.text((330, 125 + 6), "民族", font=font(22), fill=blue)
+    d.text((420, 125), "汉", font=font(32), fill=INK)
+    d.text((50, 460), "公民身份号码", font=font(22), fill=blue)
+    d.text((270, 452), p.id_number, font=font(34), fill=INK)
     d.rectangle((610, 60, 800, 300), fill=(205, 212, 222))
     d.ellipse((655, 95, 755, 195), fill=(170, 178, 190))
     d.rectangle((640, 205, 770, 300), fill=(170, 178, 190))

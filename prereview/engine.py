@@ -508,11 +508,12 @@ def file_labels(names: Sequence[str]) -> List[str]:
 
 def _applicant_from_id_card(docs: Sequence["_Doc"]) -> Applicant | None:
     """The person on the applicant's own identity card (a file counted for a material the applicant holds):
-    a name with a valid ID number on the same page."""
+    a name with a valid ID number on the same page.  A card is an identity document with a validity period
+    (居民身份证, 临时居民身份证 …), not a register that lists a whole household."""
     for doc in docs:
         if doc.blocked or doc.unreadable_pages or doc.slot is None or doc.type is None:
             continue
-        if doc.slot.holder.value != "申请人" or doc.type.category != IDENTITY_CATEGORY:
+        if doc.slot.holder.value != "申请人" or doc.type.category != IDENTITY_CATEGORY or doc.type.validity is None:
             continue
         for f in doc.fields:
             for person in f.persons:
