@@ -608,7 +608,8 @@ def _assign(judge: _Judge, docs: List[_Doc], service: Service, required: List[Se
             doc.blocked = True
     missing = [m for m in required if m.name not in filled]
     for doc in docs:
-        if doc.slot is None and doc.type is not None and not doc.blocked and missing and doc.type.id not in expected_types:
+        if (doc.slot is None and doc.type is not None and not doc.blocked and missing and doc.type.id not in expected_types
+                and not _illegible(judge, doc)):  # a photo too poor to read is reported as such, not as "not needed"
             judge.emit("type.not_needed", material=missing[0].name, mtype=None, file=doc.file,
                        values={"detected": doc.type.name}, evidence={"detected": doc.type.id, "text": _snippet(doc)})
             filled.setdefault(missing[0].name, []).append(doc)
