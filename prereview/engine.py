@@ -258,6 +258,7 @@ class Document:
     upload_id: str | None = None
     declared: str = ""  # the service material the resident said it was ("" when not said)
     turned: List[int] = field(default_factory=list)  # pages read turned upright (degrees), when any
+    seconds: float = 0.0  # time reading it in this review (0 when the reading came from the cache)
 
 
 @dataclass
@@ -883,7 +884,7 @@ def _document(d: _Doc, service: Service) -> Document:
                     d.slot.name if d.slot else "", d.detected.name if d.detected else "",
                     [d.sides[k] for k in sorted(d.sides)], d.reused, d.sub.upload_id,
                     declared.name if declared else (d.sub.material or ""),
-                    [p.turned for p in d.reading.pages if p.turned])
+                    [p.turned for p in d.reading.pages if p.turned], 0.0 if d.reused else d.reading.seconds)
 
 
 def _ordered(defects: List[Defect], docs: List[_Doc]) -> List[Defect]:

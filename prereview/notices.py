@@ -178,8 +178,8 @@ class Notice:
                 "next_steps": r.next_steps if self.passed else [],
             },
             "documents": [
-                {"file": d.file, "material": d.material, "detected": d.detected, "sides": d.sides, "kind": d.kind,
-                 "pages": d.pages, "rechecked": not d.reused}
+                {"file": d.file, "material": d.material, "detected": d.detected, "declared": d.declared, "sides": d.sides,
+                 "kind": d.kind, "pages": d.pages, "turned": d.turned, "rechecked": not d.reused}
                 for d in r.documents
             ],
             "seconds": r.seconds,

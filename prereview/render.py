@@ -58,7 +58,7 @@ def applicant_line(r: ReviewResult) -> str:
         source = "，据申请人身份证件识别" if r.applicant_source == "id_card" else ""
         return f"{r.applicant.name}{number}{source}"
     if r.applicant_source == "unrecognised":
-        return "未识别（未能从申请人本人的身份证件上读取姓名，请核对所交材料）"
+        return "未识别（未从申请人本人的身份证件上读到姓名和号码）"
     return ""
 
 

@@ -42,6 +42,9 @@ def test_cli_json_contract(small_kb_env: Path, tmp_path: Path) -> None:
     assert not any(d["file"] in ("正面.jpg", "反面.jpg") for d in defects), "the ID card is complete and valid"
     sides = {d["file"]: d["sides"] for d in body["documents"]}
     assert sides == {"正面.jpg": ["人像面"], "反面.jpg": ["国徽面"], "回执.jpg": []}
+    detected = {d["file"]: (d["declared"], d["detected"]) for d in body["documents"]}
+    assert detected == {"正面.jpg": ("", "居民身份证"), "反面.jpg": ("", "居民身份证"), "回执.jpg": ("数码相片回执", "")}, \
+        "what was read, not what was declared (a text file is no photo receipt)"
 
 
 def test_cli_missing_file_is_a_usage_error(tmp_path: Path) -> None:

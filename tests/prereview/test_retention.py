@@ -46,9 +46,9 @@ def _age(paths, days: float) -> None:  # type: ignore[no-untyped-def]
 
 def _notice(kb, settings, age_days: float):  # type: ignore[no-untyped-def]
     """A real notice whose defect carries evidence, issued ``age_days`` ago."""
+    from knowledge.store import utcnow
     from prereview.engine import MemoryCache, Submission, review
     from prereview.notices import NoticeStore, notices
-    from knowledge.store import utcnow
 
     subs = [Submission("回执.jpg", "数码相片回执\n".encode() * 30, material="数码相片回执")]
     result = review("T068", subs, "own_house", kb=kb, cache=MemoryCache(), today=TODAY)
