@@ -83,7 +83,7 @@ def _owner(request: Request, owner_key: str) -> Tuple[str, str]:
     if owner_key:
         if not low <= len(owner_key) <= high:
             raise HTTPException(status_code=422, detail=BAD_OWNER_KEY.format(low=low, high=high))
-        return "key:" + hashlib.sha256(owner_key.encode()).hexdigest(), ""
+        return "key:" + hashlib.sha256(owner_key.encode("utf-8", "surrogatepass")).hexdigest(), ""
     resident = resident_from_cookie(request.cookies.get(COOKIE))
     if resident:
         return resident, ""

@@ -84,7 +84,8 @@ def test_prereview_in_chat_gives_one_notice_then_a_superseding_one(stack) -> Non
         again = _text(_say(client, "上传完了"))
         second_number = next(n for n in NUMBER.findall(again) if n != first_number)
         assert f"本告知书替代{first_number}。" in again
-        assert "已改正：无犯罪记录查询申请表（无法辨认）" in again
+        fixed = blurred.split("】")[0].split("【")[-1]  # the material the blurred photo was counted for
+        assert f"已改正：{fixed}（无法辨认）" in again and "【材料预审通过告知书】" in again
         second = store.get(second_number)
         assert second is not None and second.previous_number == first_number
         assert store.get(first_number).superseded_by == second_number  # type: ignore[union-attr]
