@@ -14,6 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import prereview_flow
 from actions.answers import (
     ELEMENT_OF_INTENT,
     clarify_text,
@@ -22,6 +23,7 @@ from actions.answers import (
     out_of_scope_text,
     overview,
     parse_choice,
+    prereview_offer,
     split_message,
 )
 from bot.routing import CLARIFY, ELEMENT_INTENTS, OUT_OF_SCOPE, ROUTE, decide, nlu_intent
@@ -92,7 +94,7 @@ def present_service(
     if answer_faq(svc, kb, dispatcher, text, FAQ_OVER_ELEMENT if element else FAQ_ON_ROUTE):
         events.append(SlotSet("pending", None))
     elif element in ELEMENT_INTENTS:
-        say(dispatcher, element_answer(svc, kb, element))
+        say(dispatcher, element_answer(svc, kb, element), prereview_offer(svc.id) if element == "ask_materials" else None)
         pending = {"type": "scenario"} if element == "ask_materials" and svc.scenarios else None
         events.append(SlotSet("pending", pending))
     else:
@@ -102,12 +104,13 @@ def present_service(
     return events
 
 
-def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: CollectingDispatcher, element: str | None) -> List[EventType]:
+def offer_choices(decision_services: List[Dict[str, Any]], dispatcher: CollectingDispatcher, element: str | None,
+                  then: str | None = None) -> List[EventType]:
     options = decision_services[:3]
     say(dispatcher, clarify_text(options), numbered_buttons([o["name"] for o in options]))
     return [
         SlotSet("candidates", [o["id"] for o in options]),
-        SlotSet("pending", {"type": "service_choice", "element": element}),
+        SlotSet("pending", {"type": "service_choice", "element": element, **({"then": then} if then else {})}),
     ]
 
 
@@ -183,6 +186,8 @@ class ActionRoute(Action):
             svc = kb.service(decision.service_id)
             assert svc is not None
             note(tracker, "routed", svc.id, decision.confidence)
+            if prereview_flow.waiting_for_service(tracker):  # pre-review asked which service: carry on with it
+                return [SlotSet("candidates", None), SlotSet("fallback_count", 0)] + prereview_flow.resume(svc, dispatcher, tracker)
             return present_service(svc, kb, dispatcher, element, tracker.get_slot("service"), text)
         here = kb.service(tracker.get_slot("service") or "")
         if here is not None and answer_faq(here, kb, dispatcher, text, FAQ_FOLLOW_UP):
@@ -191,7 +196,8 @@ class ActionRoute(Action):
         if decision.kind == CLARIFY:
             options = [s for s in decision.services if kb.service(s["id"])]
             note(tracker, "clarify", options[0]["id"] if options else "", decision.confidence)
-            return offer_choices(options, dispatcher, element)
+            return offer_choices(options, dispatcher, element,
+                                 "prereview" if prereview_flow.waiting_for_service(tracker) else None)
         note(tracker, "out_of_scope" if decision.kind == OUT_OF_SCOPE else "fallback", "", decision.confidence)
         return not_understood(tracker, dispatcher, kb)
 
@@ -226,7 +232,8 @@ class ActionAnswerElement(Action):
             label = ELEMENT_OF_INTENT.get(intent, "情况")
             say(dispatcher, f"您想了解哪件事的{label}？告诉我事项名称或您的情况，比如“新生儿落户”“企业注销”。")
             return [SlotSet("pending", {"type": "element", "element": intent})]
-        say(dispatcher, element_answer(svc, kb, intent, tracker.get_slot("scenario")))
+        say(dispatcher, element_answer(svc, kb, intent, tracker.get_slot("scenario")),
+            prereview_offer(svc.id) if intent == "ask_materials" else None)
         if intent == "ask_materials" and svc.scenarios and not tracker.get_slot("scenario"):
             return [SlotSet("pending", {"type": "scenario"})]
         return []
@@ -251,6 +258,8 @@ class ActionChooseOption(Action):
             svc = kb.service(candidates[idx])
             if svc is None:
                 return not_understood(tracker, dispatcher, kb)
+            if pending.get("then") == "prereview":
+                return [SlotSet("candidates", None)] + prereview_flow.resume(svc, dispatcher, tracker)
             return present_service(svc, kb, dispatcher, pending.get("element"), tracker.get_slot("service"))
         svc = kb.service(tracker.get_slot("service") or "")
         if pending.get("type") == "scenario" and svc is not None and svc.scenarios:
@@ -273,7 +282,7 @@ class ActionChooseOption(Action):
                 say(dispatcher, f"已选择：{scenario.name}。请回复“上传完了”开始预审。")
                 return [SlotSet("scenario", scenario.id), SlotSet("pending", None),
                         SlotSet("prereview", {**state, "scenario": scenario.id})]
-            say(dispatcher, element_answer(svc, kb, "ask_materials", scenario.id))
+            say(dispatcher, element_answer(svc, kb, "ask_materials", scenario.id), prereview_offer(svc.id))
             return [SlotSet("scenario", scenario.id), SlotSet("pending", None)]
         say(dispatcher, "请先告诉我您想办什么事，比如“宝宝出生要办什么”。")
         return []

@@ -31,6 +31,15 @@ ELEMENT_OF_INTENT: Dict[str, str] = {
 }
 
 FOLLOW_UPS = "您可以接着问：要带什么材料、多久能办好、收费吗、在哪里办、能网上办吗；回复“预审”可先检查材料。"
+PREREVIEW_OFFER = "预审我的材料"
+PREREVIEW_OFFER_LINE = f"材料备齐后，可点“{PREREVIEW_OFFER}”（或回复“预审”），拍照上传，我一次性告诉您哪些需要补正。"
+
+
+def prereview_offer(service_id: str) -> List[Dict[str, str]]:
+    """The choice that ends a materials answer: start pre-review of this service (an intent payload, so the
+    button works whatever the classifier would make of its words)."""
+    payload = '/start_prereview{"service": "%s"}' % service_id
+    return [{"title": PREREVIEW_OFFER, "payload": payload}]
 
 
 def split_message(text: str, limit: int = MAX_CHARS) -> List[str]:
@@ -96,6 +105,8 @@ def element_answer(svc: Service, kb: KnowledgeBase, intent: str, scenario: str |
             deferred = [m for m in svc.deferral.materials if m in names]
             if svc.deferral.allowed and deferred:
                 text += f"\n可容缺受理：{'、'.join(deferred)}，受理后{svc.deferral.deadline_days}个工作日内补交。"
+        if any(m.must_submit for m in svc.materials):
+            text += "\n" + PREREVIEW_OFFER_LINE
         return text
     if intent == "ask_conditions":
         return head + "受理条件：\n" + _numbered(svc.conditions)

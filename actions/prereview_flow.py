@@ -1,10 +1,16 @@
 """Pre-review in the conversation: list what to upload, collect files, review them together, send ONE notice.
 
 The ``prereview`` slot holds the session: service, scenario, the uploads received
-(``upload_id`` + file name) and the number of the last notice.  After a notice, files
-that had an error are dropped from the set (the resident replaces them); files that
-passed stay, and the engine's reading cache means only new files are read again.  The
-new notice names the one it replaces.
+(``upload_id`` + file name; keyed by upload id, since phones name every photo
+``image.jpg``) and the number of the last notice.  After a notice, files that had an
+error are dropped from the set (the resident replaces them); files that passed stay, and
+the engine's reading cache means only new files are read again.  The new notice names
+the one it replaces, and only a notice this conversation was given may be replaced.
+
+Files sent before the service is known are kept: the flow waits for the service
+(``pending: prereview_service``) and the next service the resident names resumes it
+(``resume``, called by the routing actions).  The applicant is read from the applicant's
+own ID card among the files, since the chat never asks for it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from guide.settings import get_settings
 from knowledge.base import current
 
 log = logging.getLogger(__name__)
-MAX_FILES = 20
 
 
 def _say(dispatcher: CollectingDispatcher, text: str, buttons: List[Dict[str, str]] | None = None) -> None:
@@ -58,6 +63,43 @@ def _ask_person(dispatcher: CollectingDispatcher, service_id: str, text: str, no
     dispatcher.utter_message(json_message={"handoff": {"reason": "prereview", "service": service_id, "note": note}})
 
 
+def start(svc: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """Pre-review of ``svc``: the scenario question when it has several, else the list of what to upload.
+    Uploads already received stay (those sent before any service was named, or for this service)."""
+    state = _session(tracker)
+    keep = state if state.get("service") in (svc.id, None) else {}
+    events: List[EventType] = [SlotSet("service", svc.id)]
+    scenario = tracker.get_slot("scenario") if tracker.get_slot("service") == svc.id else None
+    session = {"service": svc.id, "scenario": scenario, "files": keep.get("files", []), "previous": keep.get("previous")}
+    if svc.scenarios and not scenario:
+        _say(dispatcher, f"预审【{svc.name}】前，请先选择您的情形：", _scenario_buttons(svc))
+        return events + [SlotSet("scenario", None), SlotSet("prereview", session),
+                         SlotSet("pending", {"type": "scenario", "then": "prereview"})]
+    text = needed_text(svc, scenario)
+    if session["files"]:
+        text += f"\n已收到的 {len(session['files'])} 个文件会一并预审，不用重新上传。"
+    _say(dispatcher, text)
+    return events + [SlotSet("prereview", session), SlotSet("pending", None)]
+
+
+def resume(svc: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """The resident named the service pre-review was waiting for: carry on where it stopped."""
+    return start(svc, dispatcher, tracker)
+
+
+def waiting_for_service(tracker: Tracker) -> bool:
+    pending = tracker.get_slot("pending") or {}
+    return isinstance(pending, dict) and pending.get("type") == "prereview_service"
+
+
+def _named_service(tracker: Tracker) -> str | None:
+    """A service id carried by the message itself (the "预审我的材料" button's payload)."""
+    for ent in tracker.latest_message.get("entities") or []:
+        if ent.get("entity") == "service" and ent.get("value"):
+            return str(ent["value"])
+    return None
+
+
 class ActionStartPrereview(Action):
     """"我要预审": pick the scenario if the service has several, then list what to upload."""
 
@@ -66,19 +108,11 @@ class ActionStartPrereview(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         kb = current()
-        svc = kb.service(tracker.get_slot("service") or "")
+        svc = kb.service(_named_service(tracker) or "") or kb.service(tracker.get_slot("service") or "")
         if svc is None:
             _say(dispatcher, "请先告诉我您要办理的事项（比如“新生儿出生”“企业注销”），我再告诉您需要上传哪些材料。")
             return [SlotSet("pending", {"type": "prereview_service"})]
-        scenario = tracker.get_slot("scenario")
-        if svc.scenarios and not scenario:
-            _say(dispatcher, f"预审【{svc.name}】前，请先选择您的情形：", _scenario_buttons(svc))
-            return [SlotSet("pending", {"type": "scenario", "then": "prereview"})]
-        state = _session(tracker)
-        keep = state if state.get("service") == svc.id else {}
-        _say(dispatcher, needed_text(svc, scenario))
-        return [SlotSet("prereview", {"service": svc.id, "scenario": scenario, "files": keep.get("files", []),
-                                      "previous": keep.get("previous")}), SlotSet("pending", None)]
+        return start(svc, dispatcher, tracker)
 
 
 class ActionReceiveUpload(Action):
@@ -96,17 +130,20 @@ class ActionReceiveUpload(Action):
         state = _session(tracker)
         svc = kb.service(state.get("service") or tracker.get_slot("service") or "")
         files = [f for f in state.get("files", []) if f.get("upload_id") != upload["upload_id"]]
-        if len(files) >= MAX_FILES:
-            _say(dispatcher, f"一次预审最多 {MAX_FILES} 个文件。请回复“上传完了”先预审已上传的材料。")
+        limit = get_settings().prereview_max_files
+        if len(files) >= limit:
+            _say(dispatcher, f"一次预审最多 {limit} 个文件。请回复“上传完了”先预审已上传的材料。")
             return []
         files.append({"upload_id": upload["upload_id"], "filename": upload.get("filename", "")})
         state.update({"files": files})
+        same_name = sum(1 for f in files if f.get("filename") == upload.get("filename", ""))
+        shown = upload.get("filename", "") + (f"（第{len(files)}个文件）" if same_name > 1 else "")
         if svc is None:
-            _say(dispatcher, f"已收到文件“{upload.get('filename', '')}”。请告诉我您要办理的事项，我按该事项的材料清单帮您预审。")
+            _say(dispatcher, f"已收到文件“{shown}”。请告诉我您要办理的事项，我按该事项的材料清单帮您预审。")
             return [SlotSet("prereview", state), SlotSet("pending", {"type": "prereview_service"})]
         state.setdefault("service", svc.id)
         state.setdefault("scenario", tracker.get_slot("scenario"))
-        _say(dispatcher, f"已收到第 {len(files)} 个文件：{upload.get('filename', '')}（用于【{svc.name}】预审）。"
+        _say(dispatcher, f"已收到第 {len(files)} 个文件：{shown}（用于【{svc.name}】预审）。"
                          "还有材料请继续上传；全部传完后回复“上传完了”。")
         return [SlotSet("prereview", state)]
 
@@ -154,8 +191,13 @@ class ActionFinishUpload(Action):
         if not subs:
             _say(dispatcher, "还没有收到材料文件。请点“上传材料”（微信里直接发送照片）上传后，再回复“上传完了”。")
             return []
+        from prereview import NoticeStore
+
+        previous = state.get("previous")
+        if previous and not NoticeStore(get_settings().db_url).may_supersede(previous, tracker.sender_id):
+            previous = None  # not this conversation's notice (a slot carried over, a shared device): start afresh
         try:
-            result = review(svc.id, subs, scenario=scenario, previous_number=state.get("previous"), kb=kb)
+            result = review(svc.id, subs, scenario=scenario, previous_number=previous, kb=kb, infer_applicant=True)
         except UnknownService:
             _say(dispatcher, "这个事项暂时不支持预审，请拨打12345咨询。")
             return []
@@ -163,7 +205,7 @@ class ActionFinishUpload(Action):
             log.exception("pre-review failed for %s", svc.id)
             _ask_person(dispatcher, svc.id, "预审暂时出了问题，已为您转接人工导办专员查看您上传的材料。", "预审引擎出错")
             return []
-        notice = issue_notice(result, kb=kb, actor=tracker.sender_id)
+        notice = issue_notice(result, kb=kb, actor=tracker.sender_id, owner=tracker.sender_id)
         self._record(tracker, svc.id, result)
         if lost:
             _say(dispatcher, "以下文件已超过保存期限被删除，请重新上传：" + "、".join(lost))
@@ -177,7 +219,9 @@ class ActionFinishUpload(Action):
             # the second notice in a row with photos we cannot read: a person helps rather than a third try
             _ask_person(dispatcher, svc.id, "照片仍然无法辨认，已为您转接人工导办专员协助。", f"连续两次预审有 {unreadable} 份材料无法辨认")
         bad_files = {d.file for d in result.errors if d.file}
-        kept = [f for f in state.get("files", []) if f.get("filename") not in bad_files and f.get("filename") not in lost]
+        bad_uploads = {doc.upload_id for doc in result.documents if doc.file in bad_files}
+        kept = [f for f in state.get("files", []) if f.get("upload_id") in {s.upload_id for s in subs}
+                and f.get("upload_id") not in bad_uploads]
         return [SlotSet("prereview", {"service": svc.id, "scenario": scenario, "files": kept, "previous": notice.number,
                                       "passed": notice.passed, "unreadable_before": bool(unreadable)})]
 

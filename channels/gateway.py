@@ -37,11 +37,14 @@ app.add_middleware(metrics.MetricsMiddleware)
 from fastapi import Depends  # noqa: E402
 
 from channels.auth import require_roles  # noqa: E402
+from prereview import retention as prereview_retention  # noqa: E402
 from prereview.web import agent_router as prereview_agent_router  # noqa: E402
 from prereview.web import router as prereview_router  # noqa: E402
 
 app.include_router(prereview_router)
 app.include_router(prereview_agent_router, dependencies=[Depends(require_roles("agent", "supervisor"))])
+app.add_event_handler("startup", prereview_retention.start)  # uploads and evidence past retention, hourly
+app.add_event_handler("shutdown", prereview_retention.stop)
 
 # WeChat official account: POST/GET /wechat, /wechat/simulator in demo setups; importing it registers the 客服 pusher
 from channels.wechat.endpoint import router as wechat_router  # noqa: E402

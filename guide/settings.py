@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     prereview_max_pdf_pages: int = 30  # a PDF with more pages is refused as one material
     prereview_render_pages: int = 8  # pages of one PDF rendered and read (the rest are only counted)
     prereview_ocr_max_side: int = 1280  # images are downscaled to this long side before OCR
+    prereview_decode_max_side: int = 1600  # big photos are decoded (JPEG: by libjpeg itself) at most this long a side
+    prereview_max_files: int = 20  # files in one pre-review (chat session or one API request)
+    prereview_purge_interval_s: int = 3600  # the gateway purges expired uploads and evidence at most this often
     prereview_upload_retention_days: int = 30  # uploads and cached readings older than this are purged
     prereview_supplement_days: int = 5  # working days to supplement, unless the service's 容缺 says otherwise
 

@@ -3,6 +3,9 @@
 A FILE may be given as ``材料名=path`` (or ``catalogue_id=path``) to say which material it is; plain paths
 are classified by their content.  The notice is numbered and stored like one issued in the chat, unless
 ``--no-store``.  Exit status: 0 when the review ran (``passed`` says the verdict), 2 on a usage error.
+
+``guide prereview --purge`` deletes uploads, cached readings and notice evidence past retention (for cron on
+hosts that run no gateway; the gateway does it hourly by itself) and prints what went.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--service", required=True, help="主题事项编号，如 T068")
+    p.add_argument("--service", help="主题事项编号，如 T068")
     p.add_argument("--scenario", help="情形 id（见 guide kb export）；不填则只检查必需材料")
     p.add_argument("--json", action="store_true", help='输出 JSON：{"service","passed","notice":{"number","defects":[…]}}')
     p.add_argument("--applicant-name", default="", help="申请人姓名，用于核对材料上的姓名")
     p.add_argument("--applicant-id", default="", help="申请人公民身份号码，用于核对材料上的号码")
     p.add_argument("--previous", help="上一份告知书编号（补正后重新预审时填写）")
     p.add_argument("--no-store", action="store_true", help="只检查，不编号、不保存告知书")
-    p.add_argument("files", nargs="+", metavar="FILE", help="材料文件；可写成 材料名=路径 指明是哪项材料")
+    p.add_argument("--purge", action="store_true", help="删除超过保存期限的上传文件、识别缓存和告知书中的识别内容，然后退出")
+    p.add_argument("files", nargs="*", metavar="FILE", help="材料文件；可写成 材料名=路径 指明是哪项材料")
 
 
 def _submission(arg: str, max_bytes: int):  # -> engine.Submission
@@ -53,6 +57,16 @@ def run(args: argparse.Namespace) -> int:
     from prereview.render import chat_messages
 
     settings = get_settings()
+    if args.purge:
+        from prereview.retention import purge_all
+
+        done = purge_all(settings)
+        print(json.dumps(done) if args.json else
+              f"已删除：上传文件{done['uploads']}个，识别缓存{done['readings']}条，告知书识别内容{done['notices']}份")
+        return 0
+    if not args.service or not args.files:
+        print("请用 --service 指定事项编号，并给出至少一个材料文件（或用 --purge 清理过期数据）", file=sys.stderr)
+        return 2
     try:
         subs = [_submission(a, int(settings.prereview_max_upload_mb * 1e6)) for a in args.files]
     except FileNotFoundError as exc:

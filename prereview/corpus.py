@@ -148,7 +148,9 @@ def photograph(doc: Image.Image, margin: int = 40, tone: Tuple[int, int, int] = 
     return out
 
 
-def id_front(p: Person) -> Image.Image:
+def id_front(p: Person, labels_apart: bool = False) -> Image.Image:
+    if labels_apart:
+        return _id_front_printed(p)
     img, d = page(856, 540)
     img.paste((236, 242, 248), (0, 0, 856, 540))
     y = text_lines(d, 50, 45, [f"姓名  {p.name}", f"性别  {p.sex}    民族  汉"], 30)
@@ -156,6 +158,28 @@ def id_front(p: Person) -> Image.Image:
     addr = p.address
     y = text_lines(d, 50, y, ["住址  " + addr[:13], "      " + addr[13:]], 30, 1.5)
     d.text((50, 455), f"公民身份号码  {p.id_number}", font=font(30), fill=INK)
+    d.rectangle((610, 60, 800, 300), fill=(205, 212, 222))
+    d.ellipse((655, 95, 755, 195), fill=(170, 178, 190))
+    d.rectangle((640, 205, 770, 300), fill=(170, 178, 190))
+    return img
+
+
+def _id_front_printed(p: Person) -> Image.Image:
+    """The portrait side as the real card prints it: small blue labels, the values well apart in black, so
+    OCR returns a label and its value as separate boxes."""
+    img, d = page(856, 540)
+    img.paste((236, 242, 248), (0, 0, 856, 540))
+    blue = (40, 90, 160)
+    rows = [("姓名", p.name, 50), ("性别", f"{p.sex}", 125), ("出生", f"{p.born.year}年{p.born.month}月{p.born.day}日", 200),
+            ("住址", p.address[:13], 275)]
+    for label, value, y in rows:
+        d.text((50, y + 6), label, font=font(22), fill=blue)
+        d.text((175, y), value, font=font(32), fill=INK)
+    d.text((175, 330), p.address[13:], font=font(32), fill=INK)
+    d.text((330, 125 + 6), "民族", font=font(22), fill=blue)
+    d.text((420, 125), "汉", font=font(32), fill=INK)
+    d.text((50, 460), "公民身份号码", font=font(22), fill=blue)
+    d.text((270, 452), p.id_number, font=font(34), fill=INK)
     d.rectangle((610, 60, 800, 300), fill=(205, 212, 222))
     d.ellipse((655, 95, 755, 195), fill=(170, 178, 190))
     d.rectangle((640, 205, 770, 300), fill=(170, 178, 190))
@@ -256,6 +280,16 @@ def photo_receipt(p: Person, number: str) -> Image.Image:
     return img
 
 
+def shopping_receipt() -> Image.Image:
+    """Something that is no government document at all (sent in place of one)."""
+    img, d = page(620, 900)
+    d.text((190, 40), "购物小票", font=font(44), fill=INK)
+    rows = ["门店  朝阳路便利店", "收银员  0231", "矿泉水      2.00", "面包        6.50", "牛奶        8.80",
+            "苹果       12.60", "合计       29.90", "支付方式  移动支付", "谢谢惠顾  欢迎再次光临"]
+    text_lines(d, 60, 140, rows, 28, 2.1)
+    return img
+
+
 # ---------------------------------------------------------------- picture defects
 
 
@@ -277,6 +311,28 @@ def cut_right(img: Image.Image, share: float = 0.3) -> Image.Image:
 
 def shrink(img: Image.Image, width: int = 300) -> Image.Image:
     return img.resize((width, int(img.height * width / img.width)))
+
+
+def turn(img: Image.Image, angle: int) -> Image.Image:
+    """The photo as a phone saves it when held sideways or upside down (no EXIF orientation to undo it)."""
+    return img.rotate(angle, expand=True)
+
+
+def skew(img: Image.Image, amount: float = 0.05, tone: Tuple[int, int, int] = (92, 96, 104)) -> Image.Image:
+    """Photographed at a slight angle: the far (top) edge narrower and a little tilted, the desk showing around it."""
+    import numpy as np
+
+    w, h = img.size
+    d = amount * w
+    corners = [(d, d * 0.4), (w - d * 0.7, 0.0), (float(w), float(h)), (0.0, h - d * 0.3)]  # where the corners land
+    source = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(corners, source):  # output (x, y) → input (u, v)
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    coeffs = np.linalg.solve(np.array(rows, dtype=float), np.array(rhs, dtype=float))
+    return img.transform((w, h), Image.Transform.PERSPECTIVE, tuple(coeffs), Image.Resampling.BICUBIC, fillcolor=tone)
 
 
 # ---------------------------------------------------------------- encodings
@@ -429,6 +485,20 @@ def cases(seed: int = 7) -> List[Case]:
         Case("relocation clean", T068, "own_house", who, relocation(), clean=True),
         Case("agent clean", T092, "agent", who, _agent_set(w), clean=True),
         Case("licence clean", T182, None, None, _licence_set(w), clean=True),
+        # photos taken sideways, upside down or at a slight angle, which phones save without turning them
+        Case("relocation turned and skewed clean", T068, "own_house", who, relocation(
+            id_front=lambda: up("身份证人像面.jpg", jpg(turn(photograph(id_front(a)), 90)), "投靠人居民身份证"),
+            id_back=lambda: up("身份证国徽面.jpg", jpg(skew(photograph(id_back(date(2016, 4, 1), date(2036, 4, 1))))), "投靠人居民身份证"),
+            hh_person=lambda: up("户口簿本人页.png", png(turn(photograph(household_person(a, "户主")), 180)), "投靠人原籍居民户口簿"),
+            form=lambda: up("申请表.jpg", jpg(turn(photograph(application_form("夫妻投靠落户申请表", a, random.Random(3))), 270)), "夫妻投靠落户申请表"),
+            marriage=lambda: up("结婚证.jpg", jpg(skew(photograph(marriage_certificate(a, b, date(2021, 10, 1))), 0.06)), "结婚证")),
+            clean=True),
+        Case("agent turned clean", T092, "agent", who, _agent_set(
+            w, poa=lambda: up("委托书.jpg", jpg(skew(turn(photograph(power_of_attorney(a, w.agent, random.Random(6))), 270))), None),
+            agent_id=lambda: up("经办人身份证.pdf", pdf([turn(photograph(id_front(w.agent)), 180), photograph(id_back(date(2019, 8, 9), None))]), None)),
+            clean=True),
+        Case("licence turned clean", T182, None, None,
+             [Upload("营业执照.jpg", jpg(turn(photograph(business_license(w.company)), 90)), "当事人身份证明")], clean=True),
         Case("id card blurred", T068, "own_house", who,
              relocation(id_front=lambda: up("身份证人像面.jpg", jpg(blur(photograph(id_front(a)))), "投靠人居民身份证")),
              [("身份证人像面.jpg", "unreadable")]),
@@ -503,6 +573,24 @@ def cases(seed: int = 7) -> List[Case]:
              [("营业执照.jpg", "expired")]),
         Case("legacy registration number", T182, None, None, _licence_set(w, legacy="110105012345676"),
              [("营业执照.jpg", "invalid_credit_code")]),
+        Case("turned id card with a wrong check digit", T068, "own_house", None,
+             relocation(id_front=lambda: up("身份证人像面.jpg", jpg(turn(photograph(id_front(replace(a, id_number=wrong_check(a.id_number)))), 270)), "投靠人居民身份证")),
+             [("身份证人像面.jpg", "invalid_id_number")]),
+        Case("turned id card back expired", T068, "own_house", who,
+             relocation(id_back=lambda: up("身份证国徽面.jpg", jpg(turn(photograph(id_back(date(2005, 4, 1), date(2025, 4, 1))), 180)), "投靠人居民身份证")),
+             [("身份证国徽面.jpg", "expired")]),
+        Case("skewed household page of another name", T068, "own_house", who,
+             relocation(hh_person=lambda: up("户口簿本人页.png", png(skew(photograph(household_person(replace(a, name=other.name), "户主")))), "投靠人原籍居民户口簿")),
+             [("户口簿本人页.png", "name_mismatch")]),
+        Case("upside-down licence without seal", T182, None, None,
+             [Upload("营业执照.jpg", jpg(turn(photograph(business_license(w.company, seal=False)), 180)), "当事人身份证明")],
+             [("营业执照.jpg", "missing_seal")]),
+        Case("turned household page sent as id card", T068, "own_house", who,
+             relocation(id_front=lambda: up("身份证人像面.jpg", png(turn(photograph(household_person(a, "户主")), 90)), "投靠人居民身份证"), id_back=None),
+             [("身份证人像面.jpg", "wrong_document_type")]),
+        Case("shopping receipt sent as id card", T068, "own_house", who,
+             relocation(id_front=lambda: up("身份证人像面.jpg", jpg(turn(photograph(shopping_receipt()), 90)), "投靠人居民身份证")),
+             [("身份证人像面.jpg", "unreadable")]),
     ]
     return out
 

@@ -40,6 +40,7 @@ def run_eval(seeds: tuple = (7, 11), verbose: bool = True) -> Dict[str, Any]:
     counts: Dict[str, Dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0})
     clean_fp = 0
     images, read_seconds, failures = 0, 0.0, []
+    by_turn: Dict[str, List[float]] = {"upright": [], "turned": []}
     all_cases = [c for seed in seeds for c in cases(seed)] + _bad_input_cases()
     started, cpu_started = time.perf_counter(), time.process_time()
     for case in all_cases:
@@ -61,6 +62,9 @@ def run_eval(seeds: tuple = (7, 11), verbose: bool = True) -> Dict[str, Any]:
             failures.append({"case": case.name, "missing": sorted(want - got), "extra": sorted(got - want)})
         images += result.images_read
         read_seconds += result.read_seconds
+        for doc in result.documents:
+            if doc.seconds and doc.kind in ("jpg", "png") and doc.pages == 1:  # one photo: split by orientation
+                by_turn["turned" if doc.turned else "upright"].append(doc.seconds)
     per_code = {}
     for code in CODES:
         c = counts.get(code, {"tp": 0, "fp": 0, "fn": 0})
@@ -73,6 +77,9 @@ def run_eval(seeds: tuple = (7, 11), verbose: bool = True) -> Dict[str, Any]:
         "clean_false_positives": clean_fp,
         "images_read": images,
         "seconds_per_image": round(read_seconds / images, 2) if images else None,
+        # photos read as they came vs photos that had to be turned upright (read twice, plus the classifier)
+        "seconds_per_photo": {k: (round(sum(v) / len(v), 2) if v else None) for k, v in by_turn.items()},
+        "photos": {k: len(v) for k, v in by_turn.items()},
         "total_seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu_started, 1),  # both cores count: onnxruntime uses two threads
         "failures": failures,
@@ -91,6 +98,9 @@ def print_report(report: Dict[str, Any], out: Any = None) -> None:
     print(f"cases: {report['cases']}   defects on clean submissions: {report['clean_false_positives']}", file=out)
     print(f"images read with OCR: {report['images_read']}   seconds per image: {report['seconds_per_image']}"
           f"   total: {report['total_seconds']} s wall, {report['cpu_seconds']} s CPU", file=out)
+    photos, per = report["photos"], report["seconds_per_photo"]
+    print(f"single photos: {photos['upright']} upright, {per['upright']} s each; {photos['turned']} turned upright, "
+          f"{per['turned']} s each", file=out)
     for f in report["failures"]:
         print(f"  ✗ {f['case']}: missing {f['missing']} extra {f['extra']}", file=out)
 

@@ -4,6 +4,15 @@ Order matters for safety: the byte size is checked before anything is read into 
 (width × height) before the pixels are decoded, the PDF page count before any page is rendered, and each
 page's rendered size before it is rasterised.  Anything that goes wrong becomes a *finding* (a rule id
 and its evidence), never an exception that reaches the resident.
+
+Memory: nothing downstream looks at more than ``decode_side`` pixels a side (OCR reads 1280, legibility
+measures 1000, the seal finder 800), so a big JPEG is decoded at a reduced scale by libjpeg itself
+(``Image.draft``: a 40-megapixel photo costs a sixteenth of its full size) and every page is scaled down
+before it is transposed or converted.  The original pixel size is kept for the resolution rule.
+
+PDF pages after the first ``render_pages`` are not read, but each of them (up to the page limit) is still
+checked for being blank: a page with a text layer is not blank; one without is rendered as a small preview
+for the blank-page measure.
 """
 
 from __future__ import annotations
@@ -11,9 +20,9 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 KIND_NAMES = {
     "jpg": "JPG图片",
@@ -31,6 +40,8 @@ KIND_NAMES = {
     "unknown": "无法识别的数据",
 }
 DOCUMENT_KINDS = {"jpg", "png", "pdf"}
+DECODE_SIDE = 1600  # default working long side of a page image (see the module docstring)
+PREVIEW_WIDTH = 480  # pixels across a preview of an unread PDF page, enough to tell a blank page
 IMAGE_KINDS = {"jpg", "png", "gif", "bmp", "webp", "tiff"}
 
 # pdfium is not thread-safe: every call into it goes through this lock.
@@ -55,6 +66,8 @@ class Decoded:
     page_count: int = 0
     pages: List[Image.Image] = field(default_factory=list)
     findings: List[Finding] = field(default_factory=list)
+    sizes: List[Tuple[int, int]] = field(default_factory=list)  # each page's pixel size before scaling down
+    previews: List[Tuple[int, Image.Image]] = field(default_factory=list)  # (page number, small render) of unread pages without text
 
     @property
     def usable(self) -> bool:
@@ -106,7 +119,7 @@ def _looks_like_text(chunk: bytes) -> bool:
 
 
 def decode(data: bytes, size: int, *, max_bytes: int, max_pixels: int, max_pages: int, render_pages: int,
-           render_width: int = 1400) -> Decoded:
+           render_width: int = 1400, decode_side: int = DECODE_SIDE) -> Decoded:
     """Decode one upload into page images, refusing whatever would be unsafe to decode."""
     if size == 0:
         return Decoded("empty", 0, findings=[Finding("file.empty")])
@@ -120,10 +133,10 @@ def decode(data: bytes, size: int, *, max_bytes: int, max_pixels: int, max_pages
         return Decoded(kind, size, findings=[Finding("file.not_image_or_pdf", evidence={"actual": KIND_NAMES[kind]})])
     if kind == "pdf":
         return _decode_pdf(data, size, max_pixels, max_pages, render_pages, render_width)
-    return _decode_image(kind, data, size, max_pixels)
+    return _decode_image(kind, data, size, max_pixels, decode_side)
 
 
-def _decode_image(kind: str, data: bytes, size: int, max_pixels: int) -> Decoded:
+def _decode_image(kind: str, data: bytes, size: int, max_pixels: int, decode_side: int = DECODE_SIDE) -> Decoded:
     out = Decoded(kind, size, page_count=1)
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only
@@ -140,13 +153,36 @@ def _decode_image(kind: str, data: bytes, size: int, max_pixels: int) -> Decoded
         return out
     try:
         with Image.open(io.BytesIO(data)) as im:
+            scale = min(1.0, decode_side / max(width, height))
+            if im.format == "JPEG" and scale < 1:  # libjpeg decodes at 1/2, 1/4 or 1/8 directly
+                im.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
             im.load()
-            image = ImageOps.exif_transpose(im).convert("RGB")
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            image = _working(im, decode_side, orientation)
     except Exception as exc:  # noqa: BLE001
         out.findings.append(Finding("file.corrupt", evidence={"detail": _short(exc)}))
         return out
     out.pages.append(image)
+    out.sizes.append((height, width) if orientation in (5, 6, 7, 8) else (width, height))
     return out
+
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}  # EXIF orientation → the turn that shows the photo as it was taken
+
+
+def _working(im: Image.Image, decode_side: int, orientation: int) -> Image.Image:
+    """Scaled down to ``decode_side`` first, then upright (EXIF) and RGB: every copy is made at the small size."""
+    if im.mode not in ("RGB", "L", "RGBA", "LA"):
+        im = im.convert("RGB")
+    if max(im.size) > decode_side:
+        scale = decode_side / max(im.size)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.LANCZOS,
+                       reducing_gap=2.0)
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])
+    return im.convert("RGB") if im.mode != "RGB" else im
 
 
 def _decode_pdf(data: bytes, size: int, max_pixels: int, max_pages: int, render_pages: int,
@@ -171,16 +207,24 @@ def _decode_pdf(data: bytes, size: int, max_pixels: int, max_pages: int, render_
             if out.page_count > max_pages:
                 out.findings.append(Finding("file.too_many_pages", evidence={"pages": out.page_count, "limit": max_pages}))
                 return out
-            for index in range(min(out.page_count, render_pages)):
+            for index in range(out.page_count):
                 page = doc[index]
                 try:
                     w_pt, h_pt = page.get_size()
                     if w_pt <= 0 or h_pt <= 0:
                         raise ValueError("页面尺寸为零")
+                    if index >= render_pages:  # not read: only told apart from a blank page
+                        if not _has_text(page):
+                            scale = min(PREVIEW_WIDTH / w_pt, 1.0)
+                            if w_pt * h_pt * scale * scale <= max_pixels:
+                                out.previews.append((index + 1, page.render(scale=scale).to_pil().convert("RGB")))
+                        continue
                     scale = min(render_width / w_pt, 3.0)
                     if w_pt * h_pt * scale * scale > max_pixels:  # a huge page box: render smaller, never bigger
                         scale = (max_pixels / (w_pt * h_pt)) ** 0.5
-                    out.pages.append(page.render(scale=scale).to_pil().convert("RGB"))
+                    image = page.render(scale=scale).to_pil().convert("RGB")
+                    out.pages.append(image)
+                    out.sizes.append(image.size)
                 finally:
                     page.close()
         except pdfium.PdfiumError as exc:
@@ -190,6 +234,15 @@ def _decode_pdf(data: bytes, size: int, max_pixels: int, max_pages: int, render_
         finally:
             doc.close()
     return out
+
+
+def _has_text(page: Any) -> bool:
+    """A text layer with at least one visible character: the page is not blank, no need to render it."""
+    textpage = page.get_textpage()
+    try:
+        return bool(textpage.get_text_range().strip())
+    finally:
+        textpage.close()
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

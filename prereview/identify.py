@@ -76,9 +76,11 @@ def classify(text: str, width: int, height: int, materials: Mapping[str, Materia
             continue
         extra = [k for s in sides.get(mt.id, ()) if s.name == side for k in _hits(s.keywords, body) if k not in hits]
         score = float(sum(len(h) for h in hits) + sum(len(k) for k in extra))
-        title = compact(mt.name)
-        if title in body or compact(rec.keywords[0]) in body:
+        title, lead = compact(mt.name), compact(rec.keywords[0])
+        if title in body:
             score += len(title)
+        elif lead in body:  # the bonus is for what is printed: a long catalogue name must not outweigh the text
+            score += len(lead)
         if rec.aspect_ratio and aspect and abs(aspect - rec.aspect_ratio) / rec.aspect_ratio < 0.2:
             score += 2
         out.append(Candidate(mt.id, score, hits + extra, side))

@@ -6,6 +6,10 @@ the same transaction that inserts the notice, so the row lock (PostgreSQL) or th
 (SQLite) serialises issuers and a failed insert rolls the number back.
 
 The tables live in their own MetaData, created on first use next to the knowledge base's tables.
+
+A notice belongs to whoever it was issued to (the resident's conversation, or the API caller's key, kept as
+a hash): only its owner may name it as the notice a resubmission replaces, since the new notice lists the
+old one's defects.  Ownership lives in its own table, so databases made before it need no migration.
 """
 
 from __future__ import annotations
@@ -71,6 +75,20 @@ audit = Table(
     Column("action", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
+owners = Table(
+    "prereview_owners", metadata,
+    Column("number", String(60), primary_key=True),
+    Column("owner", String(100), nullable=False, index=True),
+)
+purges = Table(  # one row per retention run: when, up to which moment, and what went
+    "prereview_purges", metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, default=utcnow),
+    Column("cutoff", DateTime, nullable=False),
+    Column("uploads", Integer, nullable=False, default=0),
+    Column("readings", Integer, nullable=False, default=0),
+    Column("notices", Integer, nullable=False, default=0),
+)
 readings = Table(
     "prereview_readings", metadata,
     Column("key", String(100), primary_key=True),
@@ -103,6 +121,10 @@ def working_days_after(start: date, days: int) -> date:
         if d.weekday() < 5:
             left -= 1
     return d
+
+
+class NotYourNotice(PermissionError):
+    """A resubmission named a notice issued to someone else (or one that does not exist)."""
 
 
 def format_number(prefix: str, year: int, seq: int) -> str:
@@ -156,8 +178,8 @@ class Notice:
                 "next_steps": r.next_steps if self.passed else [],
             },
             "documents": [
-                {"file": d.file, "material": d.material, "detected": d.detected, "sides": d.sides, "kind": d.kind,
-                 "pages": d.pages, "rechecked": not d.reused}
+                {"file": d.file, "material": d.material, "detected": d.detected, "declared": d.declared, "sides": d.sides,
+                 "kind": d.kind, "pages": d.pages, "turned": d.turned, "rechecked": not d.reused}
                 for d in r.documents
             ],
             "seconds": r.seconds,
@@ -191,8 +213,23 @@ class NoticeStore:
         except IntegrityError:
             pass  # another process created it first
 
-    def issue(self, result: ReviewResult, prefix: str = "预审", actor: str = "system", today: date | None = None) -> Notice:
-        """Give ``result`` the next number of the year and store it, atomically."""
+    def owner_of(self, number: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(owners.c.owner).where(owners.c.number == number)).scalar()
+
+    def may_supersede(self, number: str, owner: str | None) -> bool:
+        """``owner`` (``None``: a trusted caller such as the CLI) may name ``number`` as the notice it replaces."""
+        if owner is None:
+            return True
+        return bool(owner) and self.owner_of(number) == owner
+
+    def issue(self, result: ReviewResult, prefix: str = "预审", actor: str = "system", today: date | None = None,
+              owner: str | None = None) -> Notice:
+        """Give ``result`` the next number of the year and store it, atomically.  ``owner`` (the resident's
+        conversation or the API caller) is recorded, and must own the notice ``result`` replaces; ``None`` is a
+        trusted caller (the CLI, an agent) whose notice has no owner."""
+        if result.previous_number and not self.may_supersede(result.previous_number, owner):
+            raise NotYourNotice(result.previous_number)
         today = today or date.fromisoformat(result.review_date)
         year = today.year
         deadline = None if result.passed else working_days_after(today, result.deadline_days)
@@ -213,6 +250,8 @@ class NoticeStore:
                               "defects": [d.code for d in result.defects], "files": [d.sha256[:12] for d in result.documents]}
                     conn.execute(insert(audit).values(number=number, actor=actor, action="issued",
                                                       detail=json.dumps(detail, ensure_ascii=False)))
+                    if owner:
+                        conn.execute(insert(owners).values(number=number, owner=owner[:100]))
                     if result.previous_number:
                         conn.execute(update(notices).where(notices.c.number == result.previous_number)
                                      .values(superseded_by=number))
@@ -262,6 +301,38 @@ class NoticeStore:
     def record(self, number: str, actor: str, action: str, detail: str = "") -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(audit).values(number=number, actor=actor, action=action, detail=detail))
+
+
+    def purge_evidence(self, older_than: datetime) -> int:
+        """Notices stay (they are the record of what was asked), but what was read from the resident's files
+        goes after the retention period: each defect's evidence is emptied.  Only notices issued since the last
+        run's cutoff are touched, so the work does not grow with the archive."""
+        with self.engine.begin() as conn:
+            since = conn.execute(select(purges.c.cutoff).order_by(purges.c.cutoff.desc()).limit(1)).scalar()
+            q = select(notices.c.number, notices.c.result).where(notices.c.created_at < older_than)
+            if since is not None:
+                q = q.where(notices.c.created_at >= since)
+            changed = 0
+            for number, result in conn.execute(q).all():
+                body = dict(result)
+                if not any(d.get("evidence") for d in body.get("defects", [])):
+                    continue
+                body["defects"] = [{**d, "evidence": {}} for d in body.get("defects", [])]
+                body["evidence_purged"] = True
+                conn.execute(update(notices).where(notices.c.number == number).values(result=body))
+                changed += 1
+        return changed
+
+    def record_purge(self, cutoff: datetime, uploads_removed: int, readings_removed: int, notices_changed: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(purges).values(cutoff=cutoff, uploads=uploads_removed, readings=readings_removed,
+                                               notices=notices_changed))
+
+    def purge_runs(self, limit: int = 10) -> List[Dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(purges).order_by(purges.c.pk.desc()).limit(limit)).all()
+        return [{"at": r.at.isoformat(), "cutoff": r.cutoff.isoformat(), "uploads": r.uploads, "readings": r.readings,
+                 "notices": r.notices} for r in rows]
 
 
 class DbCache:

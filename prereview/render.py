@@ -10,11 +10,13 @@ from typing import List
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from prereview.engine import Defect
+from prereview.engine import Defect, ReviewResult
 from prereview.notices import Notice, notice_url
+from prereview.privacy import private
 
 FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 CHAT_LIMIT = 600
+CHAT_EVIDENCE = 40  # characters of what was read, shown under a defect in the chat (the page shows more)
 CODE_LABELS = {
     "missing_material": "缺少材料",
     "wrong_format": "格式不符",
@@ -43,9 +45,28 @@ def cn_date(iso: str) -> str:
     return f"{y}年{m}月{d}日"
 
 
+def evidence_text(d: Defect, limit: int | None = None) -> str:
+    """What was read on the file, masked (notices stored before masking are masked when shown)."""
+    text = private(str(d.evidence.get("text") or "")).strip()
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
+
+
+def applicant_line(r: ReviewResult) -> str:
+    """Who the notice is for, and honestly where that came from; "" when no applicant was asked about."""
+    if r.applicant and r.applicant.name:
+        number = f"（公民身份号码{private(r.applicant.id_number)}）" if r.applicant.id_number else ""
+        source = "，据申请人身份证件识别" if r.applicant_source == "id_card" else ""
+        return f"{r.applicant.name}{number}{source}"
+    if r.applicant_source == "unrecognised":
+        return "未识别（未从申请人本人的身份证件上读到姓名和号码）"
+    return ""
+
+
 def _defect_line(n: int, d: Defect) -> str:
     where = f"（{d.file}{'第' + str(d.page) + '页' if d.page else ''}）" if d.file else ""
-    return f"{n}. 【{d.material}】{d.message}{where}\n   怎么改：{d.fix}"
+    read = evidence_text(d, CHAT_EVIDENCE)
+    seen = f"\n   读取到：{read}" if read else ""
+    return f"{n}. 【{d.material}】{d.message}{where}{seen}\n   怎么改：{d.fix}"
 
 
 def _pack(parts: List[str], limit: int = CHAT_LIMIT) -> List[str]:
@@ -75,8 +96,8 @@ def chat_messages(notice: Notice, base_url: str = "") -> List[str]:
     r = notice.result
     url = notice_url(notice.slug, base_url)
     head = [f"【{notice.title}】{notice.number}", f"事项：{r.service_name}" + (f"（{r.scenario_name}）" if r.scenario_name else "")]
-    if r.applicant and r.applicant.name:
-        head.append(f"申请人：{r.applicant.name}")
+    if applicant_line(r):
+        head.append(f"申请人：{applicant_line(r)}")
     head.append(f"预审日期：{cn_date(notice.issued_on.isoformat())}")
     if notice.previous_number:
         head.append(f"本告知书替代{notice.previous_number}。")
@@ -107,6 +128,7 @@ def html(notice: Notice, base_url: str = "") -> str:
     r = notice.result
     return _env.get_template("notice.html").render(
         n=notice, r=r, url=notice_url(notice.slug, base_url), labels=CODE_LABELS, cn_date=cn_date,
+        applicant=applicant_line(r), evidence=evidence_text,
     )
 
 
@@ -133,8 +155,8 @@ def pdf(notice: Notice, base_url: str = "") -> bytes:
         para(notice.title, 18, 2, "C")
         para(notice.number, 11, 4, "C")
         para(f"事项：{r.service_name}" + (f"（{r.scenario_name}）" if r.scenario_name else ""))
-        if r.applicant and r.applicant.name:
-            para(f"申请人：{r.applicant.name}")
+        if applicant_line(r):
+            para(f"申请人：{applicant_line(r)}")
         para(f"预审日期：{cn_date(notice.issued_on.isoformat())}")
         if notice.previous_number:
             para(f"本告知书替代{notice.previous_number}。")
@@ -154,7 +176,7 @@ def pdf(notice: Notice, base_url: str = "") -> bytes:
                 where = f"文件：{d.file}{'，第' + str(d.page) + '页' if d.page else ''}" if d.file else "文件：未提交"
                 para(f"{i}. {d.material}{tag}——{CODE_LABELS.get(d.code, d.code)}", 11.5, 0.5)
                 para(f"问题：{d.message}", 10.5, 0.5)
-                para(where + (f"；读取到：{d.evidence['text']}" if d.evidence.get("text") else ""), 9.5, 0.5)
+                para(where + (f"；读取到：{evidence_text(d)}" if evidence_text(d) else ""), 9.5, 0.5)
                 para(f"怎么改：{d.fix}", 10.5, 2)
             if notice.deadline:
                 para(f"请于{cn_date(notice.deadline.isoformat())}前（{r.deadline_days}个工作日内）补正后重新提交。", 11.5)

@@ -19,6 +19,7 @@ from PIL import Image
 from prereview.ocr import Line
 
 SIGN_LABELS = ("签字", "签名", "签章")
+SEAL_SIDE = 800  # long side the seal is looked for at
 # "申请人签字：", "委托人（签字）", "签名" at the end of a line — but not "自签字之日起"
 LABEL = re.compile(r"(签字|签名|签章)(?:[)）]?\s*[:：]|[)）]|$)")
 
@@ -31,11 +32,10 @@ class SealReading:
 
 
 def find_seal(image: Image.Image, min_red_ratio: float) -> SealReading:
-    rgb = np.asarray(image.convert("RGB"))
-    h, w = rgb.shape[:2]
-    scale = min(1.0, 800 / max(h, w))
-    if scale < 1:
-        rgb = cv2.resize(rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    scale = min(1.0, SEAL_SIDE / max(image.size))
+    if scale < 1:  # scaled before any copy is made: a full-size RGB array of a big page is never needed
+        image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.Resampling.BOX)
+    rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     hue, sat, val = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
     mask = (((hue <= 10) | (hue >= 160)) & (sat >= 90) & (val >= 90)).astype(np.uint8)

@@ -1,5 +1,6 @@
 """Uploaded files at rest: random names under ``var/uploads`` (never a served folder), kept for the retention
-period and then deleted together with the cached readings of their content.
+period and then deleted together with the cached readings of their content (``prereview.retention`` runs it:
+hourly in the gateway, or ``guide prereview --purge`` from cron).
 
 The original file name is kept only in the metadata next to the file, so a name chosen by a resident
 ("../../etc/passwd", "身份证.jpg") never becomes a path.
@@ -14,7 +15,6 @@ import re
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -84,11 +84,8 @@ def _entries(root: Path) -> Iterator[Path]:
     yield from (p for p in root.iterdir() if p.suffix in (".bin", ".json", ".part"))
 
 
-def purge(settings: Settings | None = None, now: float | None = None) -> int:
-    """Delete uploads (and cached readings) older than the retention period; returns files removed."""
-    settings = settings or get_settings()
-    now = now or time.time()
-    cutoff = now - settings.prereview_upload_retention_days * 86400
+def purge_files(settings: Settings, cutoff: float) -> int:
+    """Delete stored uploads last written before ``cutoff`` (epoch seconds); returns the uploads removed."""
     removed = 0
     for path in _entries(upload_dir(settings)):
         try:
@@ -97,7 +94,12 @@ def purge(settings: Settings | None = None, now: float | None = None) -> int:
                 removed += path.suffix == ".bin"
         except FileNotFoundError:
             continue
-    from prereview.notices import DbCache
-
-    DbCache(settings.db_url).purge(datetime.fromtimestamp(cutoff, timezone.utc).replace(tzinfo=None))
     return removed
+
+
+def purge(settings: Settings | None = None, now: float | None = None) -> int:
+    """Delete uploads, cached readings and notice evidence older than the retention period (see
+    ``prereview.retention``); returns the uploads removed."""
+    from prereview.retention import purge_all
+
+    return purge_all(settings, now)["uploads"]

@@ -8,23 +8,35 @@ Include in the gateway::
 
 Public notice URLs carry an unguessable token (``/prereview/notices/2026-000123-<token>``), so a notice is
 visible to whoever was given the link, never to someone counting numbers.
+
+``POST /api/prereview`` binds each notice to its caller: the resident of the web chat (signed cookie) or, for
+other callers, an owner key — the caller's own (``owner_key``) or one minted and returned with the first
+notice.  A resubmission (``previous_number``) must come from the same owner, otherwise anyone who knew or
+guessed a number could supersede a stranger's notice and read its defects.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Any, Dict, List
+import secrets
+from typing import Any, Dict, List, Tuple
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from guide.settings import get_settings
 from prereview import render, uploads
 from prereview.engine import Applicant, Submission, UnknownService, review
-from prereview.notices import Notice, NoticeStore
+from prereview.notices import Notice, NoticeStore, NotYourNotice
 
 router = APIRouter()
 agent_router = APIRouter()
+OWNER_KEY_CHARS = (16, 128)
+NOT_YOURS = ("告知书{number}不是通过您的账号或提交凭证出具的，不能用它替代。"
+             "请使用出具该告知书时返回的提交凭证（owner_key），或不填写上一份告知书编号，直接重新预审。")
+TOO_MANY_FILES = "一次预审最多上传{limit}个文件，您上传了{count}个。请只上传本事项需要的材料（每份材料一个文件），或分次预审。"
+BAD_OWNER_KEY = "提交凭证（owner_key）应为{low}到{high}个字符，请使用出具告知书时返回的凭证。"
 
 
 def _store() -> NoticeStore:
@@ -62,8 +74,26 @@ def _read_upload(up: UploadFile, limit: int) -> tuple[str, bytes, int]:
     return up.filename or "upload", data, size
 
 
+def _owner(request: Request, owner_key: str) -> Tuple[str, str]:
+    """``(owner, key to return)``: the web-chat resident from the signed cookie, else the caller's owner key
+    (stored only as a hash), else a new key handed back with the notice."""
+    from channels.webchat import COOKIE, resident_from_cookie
+
+    low, high = OWNER_KEY_CHARS
+    if owner_key:
+        if not low <= len(owner_key) <= high:
+            raise HTTPException(status_code=422, detail=BAD_OWNER_KEY.format(low=low, high=high))
+        return "key:" + hashlib.sha256(owner_key.encode("utf-8", "surrogatepass")).hexdigest(), ""
+    resident = resident_from_cookie(request.cookies.get(COOKIE))
+    if resident:
+        return resident, ""
+    key = secrets.token_urlsafe(24)
+    return "key:" + hashlib.sha256(key.encode()).hexdigest(), key
+
+
 @router.post("/api/prereview")
 def api_prereview(
+    request: Request,
     service_id: str = Form(...),
     files: List[UploadFile] = File(...),
     scenario: str | None = Form(None),
@@ -71,10 +101,17 @@ def api_prereview(
     applicant_name: str = Form(""),
     applicant_id: str = Form(""),
     previous_number: str | None = Form(None),
+    owner_key: str = Form(""),
 ) -> Dict[str, Any]:
     """Multipart upload → review → numbered notice, as the ``guide prereview --json`` contract plus the chat
-    messages.  ``materials`` (optional, one per file, "" for unknown) says what each file is for."""
+    messages.  ``materials`` (optional, one per file, "" for unknown) says what each file is for;
+    ``owner_key`` identifies the caller for a later resubmission (returned as ``owner_key`` when minted)."""
     settings = get_settings()
+    if len(files) > settings.prereview_max_files:
+        raise HTTPException(status_code=413, detail=TOO_MANY_FILES.format(limit=settings.prereview_max_files, count=len(files)))
+    owner, minted = _owner(request, owner_key)
+    if previous_number and not _store().may_supersede(previous_number, owner):
+        raise HTTPException(status_code=403, detail=NOT_YOURS.format(number=previous_number))
     limit = int(settings.prereview_max_upload_mb * 1e6)
     subs: List[Submission] = []
     for i, up in enumerate(files):
@@ -91,9 +128,14 @@ def api_prereview(
         raise HTTPException(status_code=422, detail=str(exc)) from None
     from prereview import issue_notice
 
-    notice = issue_notice(result, actor="web")
+    try:
+        notice = issue_notice(result, actor="web", owner=owner)
+    except NotYourNotice:  # ownership changed between the check and the issue: refuse all the same
+        raise HTTPException(status_code=403, detail=NOT_YOURS.format(number=previous_number)) from None
     body = notice.to_json(settings.base_url)
     body["messages"] = render.chat_messages(notice, settings.base_url)
+    if minted:
+        body["owner_key"] = minted  # keep it to submit corrections that replace this notice
     return body
 
 

@@ -77,3 +77,57 @@ def test_only_the_first_pages_of_a_long_pdf_are_rendered() -> None:
 ])
 def test_type_comes_from_magic_bytes(head: bytes, kind: str) -> None:
     assert files.sniff(head) == kind
+
+
+def _text_pages_pdf(pages: int, blank: set, image_pages: set) -> bytes:
+    """Pages with a text layer, except the ``blank`` ones (nothing) and ``image_pages`` (a scanned picture, no text)."""
+    from fpdf import FPDF
+    from PIL import Image
+
+    from prereview.corpus import FONT_PATH
+
+    doc = FPDF(unit="pt", format="A4")
+    doc.add_font("wqy", fname=FONT_PATH)
+    doc.set_font("wqy", size=14)
+    scan = Image.new("RGB", (400, 300), (250, 250, 246))
+    scan.paste((30, 30, 30), (40, 40, 360, 60))
+    for i in range(1, pages + 1):
+        doc.add_page()
+        if i in image_pages:
+            doc.image(scan, x=36, y=36, w=400)
+        elif i not in blank:
+            doc.cell(0, 20, f"第{i}页 申请材料")
+    return bytes(doc.output())
+
+
+def test_pages_after_the_rendered_ones_are_still_checked_for_blanks() -> None:
+    data = _text_pages_pdf(12, blank={11}, image_pages={12})
+    decoded = files.decode(data, len(data), **LIMITS)
+    assert decoded.page_count == 12 and len(decoded.pages) == 8
+    assert [n for n, _ in decoded.previews] == [11, 12], "only pages without a text layer need a look"
+    assert all(max(img.size) <= 700 for _, img in decoded.previews), "previews are small"
+
+
+def test_a_blank_page_beyond_the_read_pages_is_a_defect(kb) -> None:  # type: ignore[no-untyped-def]
+    from guide.settings import Settings
+    from prereview.corpus import household_person, pdf, photo_receipt, photograph, world
+
+    a = world(7).applicant
+    data = pdf([photograph(household_person(a, "户主")), photograph(photo_receipt(a, "BJ2026022000318")), None,
+                photograph(photo_receipt(a, "BJ2026022000319"))])
+    settings = Settings(prereview_render_pages=1)  # pages 2–4 are not read, as pages 9+ are by default
+    result = review("T068", [Submission("户口簿.pdf", data, material="投靠人原籍居民户口簿")], "own_house",
+                    kb=kb, cache=MemoryCache(), today=TODAY, settings=settings)
+    on_file = [(d.code, d.page) for d in result.defects if d.file == "户口簿.pdf" and d.code != "missing_pages"]
+    assert on_file == [("blank_page", 3)]
+    assert result.images_read == 2, "page 1 read, page 3 kept as the blank page it is"
+
+
+def test_thirty_pages_without_text_are_checked_quickly() -> None:
+    import time
+
+    data = _text_pages_pdf(30, blank=set(range(1, 31)), image_pages=set())
+    started = time.perf_counter()
+    decoded = files.decode(data, len(data), **LIMITS)
+    assert len(decoded.pages) == 8 and len(decoded.previews) == 22
+    assert time.perf_counter() - started < 10

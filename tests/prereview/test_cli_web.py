@@ -42,6 +42,9 @@ def test_cli_json_contract(small_kb_env: Path, tmp_path: Path) -> None:
     assert not any(d["file"] in ("正面.jpg", "反面.jpg") for d in defects), "the ID card is complete and valid"
     sides = {d["file"]: d["sides"] for d in body["documents"]}
     assert sides == {"正面.jpg": ["人像面"], "反面.jpg": ["国徽面"], "回执.jpg": []}
+    detected = {d["file"]: (d["declared"], d["detected"]) for d in body["documents"]}
+    assert detected == {"正面.jpg": ("", "居民身份证"), "反面.jpg": ("", "居民身份证"), "回执.jpg": ("数码相片回执", "")}, \
+        "what was read, not what was declared (a text file is no photo receipt)"
 
 
 def test_cli_missing_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -118,3 +121,65 @@ def test_uploads_are_random_named_and_purged_after_retention(small_kb_env: Path,
     assert uploads.purge(settings) == 1
     assert uploads.load(old.id, settings) is None and uploads.load(kept.id, settings) is not None
     assert uploads.load("../guide", settings) is None
+
+
+def _receipt(name: str = "回执.jpg") -> tuple:
+    return ("files", (name, "纯文本冒充图片".encode() * 20, "image/jpeg"))
+
+
+def test_only_the_owner_may_supersede_a_notice(client) -> None:  # type: ignore[no-untyped-def]
+    form = {"service_id": "T068", "scenario": "own_house", "materials": ["数码相片回执"]}
+    first = client.post("/api/prereview", data=form, files=[_receipt()])
+    assert first.status_code == 200, first.text
+    number, key = first.json()["notice"]["number"], first.json()["owner_key"]
+    assert len(key) >= 16, "an API caller without a key is given one"
+
+    stranger = client.post("/api/prereview", data={**form, "previous_number": number}, files=[_receipt()])
+    assert stranger.status_code == 403 and "不能用它替代" in stranger.json()["detail"]
+    assert "defects" not in stranger.text and "纯文本" not in stranger.text, "nothing of the notice leaks"
+    other_key = client.post("/api/prereview", data={**form, "previous_number": number, "owner_key": "x" * 20},
+                            files=[_receipt()])
+    assert other_key.status_code == 403
+    from guide.settings import get_settings
+    from prereview.notices import NoticeStore
+
+    store = NoticeStore(get_settings().db_url)
+    assert store.get(number).superseded_by is None  # type: ignore[union-attr]
+
+    mine = client.post("/api/prereview", data={**form, "previous_number": number, "owner_key": key}, files=[_receipt()])
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["notice"]["previous"] == number and "owner_key" not in mine.json()
+    assert store.get(number).superseded_by == mine.json()["notice"]["number"]  # type: ignore[union-attr]
+
+
+def test_a_web_chat_resident_owns_notices_by_their_cookie(client) -> None:  # type: ignore[no-untyped-def]
+    from channels.webchat import COOKIE, _serializer
+
+    form = {"service_id": "T068", "scenario": "own_house"}
+    client.cookies.set(COOKIE, _serializer().dumps("web-" + "a" * 24))
+    first = client.post("/api/prereview", data=form, files=[_receipt()])
+    assert first.status_code == 200 and "owner_key" not in first.json()
+    again = client.post("/api/prereview", data={**form, "previous_number": first.json()["notice"]["number"]}, files=[_receipt()])
+    assert again.status_code == 200 and again.json()["notice"]["previous"] == first.json()["notice"]["number"]
+    client.cookies.set(COOKIE, _serializer().dumps("web-" + "b" * 24))
+    other = client.post("/api/prereview", data={**form, "previous_number": again.json()["notice"]["number"]}, files=[_receipt()])
+    assert other.status_code == 403
+
+
+def test_files_per_request_are_capped_with_a_clear_message(client, monkeypatch: pytest.MonkeyPatch, small_kb_env: Path) -> None:  # type: ignore[no-untyped-def]
+    from guide.settings import get_settings
+
+    monkeypatch.setenv("PREREVIEW_MAX_FILES", "2")
+    get_settings.cache_clear()
+    r = client.post("/api/prereview", data={"service_id": "T068"}, files=[_receipt(f"{i}.jpg") for i in range(3)])
+    assert r.status_code == 413 and r.json()["detail"].startswith("一次预审最多上传2个文件，您上传了3个")
+    assert not list((small_kb_env / "var" / "uploads").glob("*.bin")), "nothing was stored"
+
+
+def test_same_named_uploads_are_two_documents(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/api/prereview", data={"service_id": "T068", "scenario": "own_house"},
+                    files=[_receipt("image.jpg"), _receipt("image.jpg")])
+    assert r.status_code == 200
+    assert [d["file"] for d in r.json()["documents"]] == ["image.jpg（第1个文件）", "image.jpg（第2个文件）"]
+    on_files = sorted(d["file"] for d in r.json()["notice"]["defects"] if d["file"])
+    assert on_files == ["image.jpg（第1个文件）", "image.jpg（第2个文件）"]

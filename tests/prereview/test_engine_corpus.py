@@ -84,3 +84,25 @@ def test_resubmission_rechecks_only_changed_files_and_names_what_was_fixed(corpu
     assert [r["code"] for r in second.resolved] == ["missing_signature"]
     assert all(d.reused for d in second.documents), "unchanged files come from the cache"
     assert second.images_read == 0
+
+
+def test_files_with_the_same_name_are_told_apart(corpus: Dict[str, Case], kb, reading_cache) -> None:  # type: ignore[no-untyped-def]
+    """iOS Safari names every photo image.jpg: both sides of the card count, and a defect names which file."""
+    case = corpus["id card expired"]
+    subs = [Submission("image.jpg" if u.name.startswith("身份证") else u.name, u.data, material=u.material,
+                       upload_id=f"up{i}") for i, u in enumerate(case.files)]
+    result = review(case.service, subs, case.scenario, case.applicant, kb=kb, cache=reading_cache, today=TODAY)
+    cards = [d for d in result.documents if d.file.startswith("image.jpg")]
+    assert [d.file for d in cards] == ["image.jpg（第1个文件）", "image.jpg（第2个文件）"]
+    assert [d.upload_id for d in cards] == ["up0", "up1"] and [d.sides for d in cards] == [["人像面"], ["国徽面"]]
+    assert [(d.file, d.code) for d in result.defects] == [("image.jpg（第2个文件）", "expired")]
+    assert "image.jpg（第2个文件）" in result.defects[0].message or result.defects[0].file == "image.jpg（第2个文件）"
+
+
+def test_a_blurred_and_a_clean_photo_of_the_same_name_are_two_files(corpus: Dict[str, Case], kb, reading_cache) -> None:  # type: ignore[no-untyped-def]
+    blurred = next(u for u in corpus["id card blurred"].files if u.name == "身份证人像面.jpg")
+    clean = next(u for u in corpus["relocation clean"].files if u.name == "身份证人像面.jpg")
+    subs = [Submission("image.jpg", blurred.data, material=blurred.material), Submission("image.jpg", clean.data, material=clean.material)]
+    result = review("T068", subs, "own_house", kb=kb, cache=reading_cache, today=TODAY)
+    on_files = [(d.file, d.code) for d in result.defects if d.file]
+    assert on_files == [("image.jpg（第1个文件）", "unreadable")], "the defect of one never hides or repeats on the other"

@@ -50,3 +50,58 @@ def test_pdf_embeds_the_cjk_font_and_carries_the_text(notice: Notice) -> None:
     text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
     assert notice.number in text.replace("\r", "").replace("\n", "")
     assert "材料补正告知书" in text and "空文件" in text
+
+
+@pytest.fixture()
+def id_notice(corpus, kb, reading_cache, sqlite_url: str) -> Notice:  # type: ignore[no-untyped-def]
+    """A notice with an invalid ID number (read by OCR) and the applicant read from the ID card."""
+    case = corpus["id number impossible date"]
+    subs = [Submission(u.name, u.data, material=u.material) for u in case.files]
+    result = review(case.service, subs, case.scenario, None, kb=kb, cache=reading_cache, today=TODAY, infer_applicant=True)
+    assert [d.code for d in result.errors] == ["invalid_id_number"]
+    return NoticeStore(sqlite_url).issue(result, prefix="京政务预审")
+
+
+def test_chat_shows_what_was_read_masked_and_who_applies(id_notice: Notice, corpus) -> None:  # type: ignore[no-untyped-def]
+    case = corpus["id number impossible date"]
+    applicant = corpus["relocation clean"].applicant
+    bad = next(u for u in case.files if u.name == "户口簿本人页.png")
+    text = "\n".join(render.chat_messages(id_notice, "http://testserver"))
+    (defect,) = id_notice.result.errors
+    number = defect.evidence["text"]
+    assert "*" * 8 in number and len(number) == 18, "the evidence itself is masked"
+    assert f"读取到：{number}" in text, "the chat shows the text read, as the page and the PDF do"
+    assert f"申请人：{applicant[0]}（公民身份号码{applicant[1][:6]}********{applicant[1][-4:]}）" in text
+    assert bad.name in text
+
+
+def test_no_whole_id_or_phone_number_is_stored_or_shown(id_notice: Notice, sqlite_url: str) -> None:
+    import re
+
+    stored = NoticeStore(sqlite_url).get(id_notice.number)
+    assert stored is not None
+    data = pdfium.PdfDocument(render.pdf(stored, "http://testserver"))
+    pdf_text = "".join(data[i].get_textpage().get_text_range() for i in range(len(data)))
+    import json
+
+    for surface in (json.dumps(stored.result.to_json(), ensure_ascii=False), json.dumps(stored.to_json(), ensure_ascii=False),
+                    render.html(stored), "\n".join(render.chat_messages(stored)), pdf_text.replace("\r\n", "")):
+        assert not re.search(r"(?<![0-9*])\d{17}[0-9X](?![0-9])", surface), "an 18-character ID number in full"
+        assert "13800138000" not in surface
+
+
+def test_legibility_evidence_masks_numbers_it_read(kb, reading_cache) -> None:  # type: ignore[no-untyped-def]
+    """A photo cut at the edge still shows most of the form: the snippet kept as evidence is masked."""
+    import random
+
+    from prereview.corpus import application_form, cut_right, jpg, photograph, world
+
+    a = world(7).applicant
+    data = jpg(cut_right(photograph(application_form("夫妻投靠落户申请表", a, random.Random(3))), 0.2))
+    result = review("T068", [Submission("申请表.jpg", data, material="夫妻投靠落户申请表")], "own_house",
+                    kb=kb, cache=reading_cache, today=TODAY)
+    (defect,) = [d for d in result.defects if d.file == "申请表.jpg"]
+    assert defect.rule == "quality.cut_off"
+    snippet = defect.evidence["text"]
+    assert "138****8000" in snippet and "13800138000" not in snippet
+    assert a.id_number not in snippet and a.id_number[:6] + "********" + a.id_number[-4:] in snippet
