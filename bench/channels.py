@@ -45,6 +45,9 @@ def run(quick: bool = False, out=print) -> Dict[str, Any]:  # type: ignore[no-un
         w = wechat_bench.run(users=users, messages_per_user=2 if quick else 3, base=stack.front)
         report["wechat"] = w
         out("  " + json.dumps({k: w[k] for k in w if not isinstance(w[k], (list, dict))}, ensure_ascii=False))
+        out("  应答 " + json.dumps(w["ack_ms"], ensure_ascii=False))
+        for line in wechat_bench.target_lines(w):
+            out("  " + line)
         seconds = 60 if quick else 300
         out(f"转人工：200 位居民、20 位坐席，{seconds} 秒")
         h = handoff_bench.run(duration_s=seconds, residents=200, agents=20, base_url=stack.front)

@@ -1,8 +1,9 @@
 """Handoff load test: simulated residents and agents against the running stack on 127.0.0.1.
 
 Residents use the web chat as the page does (a cookie from GET /, then the WebSocket
-/ws/chat); they ask for a person with an HTTP call (POST /api/chat "转人工", through Rasa and
-the action server — the page's fallback entry, so the request has a clear start and end), wait
+/ws/chat); they ask for a person with an HTTP call (POST /api/chat "转人工" — the gateway recognises
+the exact phrase and calls the handoff service without waiting for NLU; the page's fallback entry,
+so the request has a clear start and end), wait
 for a person, ask three questions one after another over the socket, rate, pause, and ask again.  Agents sign
 in to the workbench, go online, follow the live feed (SSE), read each new resident turn
 from the transcript, answer it, and close after the third answer.
