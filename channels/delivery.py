@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from guide.redis import get_redis
 
@@ -24,22 +24,23 @@ def register(channel: str, pusher: Pusher) -> None:
     _pushers[channel] = pusher
 
 
-_remembered: "OrderedDict[str, float]" = OrderedDict()  # sender -> when this process last wrote its channel
+_remembered: "OrderedDict[str, Tuple[str, float]]" = OrderedDict()  # sender -> (channel, when this process wrote it)
 REMEMBER_AGAIN_S = 24 * 3600
 REMEMBERED_MAX = 50_000
 
 
 def remember_channel(sender: str, channel: str) -> None:
-    """Record the conversation's channel (one round trip, and only once a day per resident and process:
-    a resident's channel never changes, and this runs on every turn)."""
+    """Record the conversation's channel (one round trip; this runs on every turn, so a channel this process
+    wrote for the resident within the day is not written again)."""
     now = time.monotonic()
-    if now - _remembered.get(sender, -REMEMBER_AGAIN_S) < REMEMBER_AGAIN_S:
+    known, at = _remembered.get(sender, ("", -REMEMBER_AGAIN_S))
+    if known == channel and now - at < REMEMBER_AGAIN_S:
         return
     pipe = get_redis().pipeline(transaction=False)
     pipe.hset(f"guide:conv:{sender}", mapping={"channel": channel})
     pipe.expire(f"guide:conv:{sender}", 30 * 24 * 3600)
     pipe.execute()
-    _remembered[sender] = now
+    _remembered[sender] = (channel, now)
     _remembered.move_to_end(sender)
     while len(_remembered) > REMEMBERED_MAX:
         _remembered.popitem(last=False)

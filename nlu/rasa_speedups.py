@@ -74,6 +74,13 @@ def _session(endpoint: Any) -> Any:
     return session
 
 
+async def close_sessions() -> None:
+    """Close this event loop's pooled sessions (tests; a server's loop ends with its process)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _sessions if k[0] == loop_id]:
+        await _sessions.pop(key).close()
+
+
 async def _request(self: Any, method: str = "post", subpath: Optional[str] = None,
                    content_type: Optional[str] = "application/json", compress: bool = False, **kwargs: Any) -> Optional[Any]:
     """``EndpointConfig.request`` on a pooled session (see the module docstring)."""

@@ -69,4 +69,5 @@ async def test_action_calls_reuse_one_connection_and_keep_rasas_behaviour() -> N
         assert caught.value.status == 503
         assert await EndpointConfig(url=f"{base}/plain").request(json={}, method="post") is None
     finally:
+        await rasa_speedups.close_sessions()
         await runner.cleanup()

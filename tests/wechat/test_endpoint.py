@@ -10,6 +10,7 @@ import httpx
 import pytest
 from wx_helpers import ACCOUNT, TOKEN, openid, post, pushed, say
 
+from channels import ui_text
 from channels.wechat.crypto import signature
 from channels.wechat.simulator import message_xml, read_reply, signed_request
 
@@ -135,8 +136,10 @@ def test_options_are_numbered_and_a_bare_number_picks_one(wx_gateway: Dict[str, 
     _, text = say(wx_gateway["base"], who, "我要选一个")
     assert "1. 新生儿出生一件事" in text and "3. 转人工" in text and "回复 1、2、3" in text
     _, text = say(wx_gateway["base"], who, "３")  # full-width digit, as a phone keyboard may send
-    assert text == "好的，正在为您转接人工客服。"
-    _, text = say(wx_gateway["base"], who, "2")
+    assert text.startswith(ui_text.HANDOFF_ASKED)  # option 3 is /ask_human: the gateway hands over at once
+    other = openid()  # this one is with the handoff service now; a new resident picks option 2
+    say(wx_gateway["base"], other, "我要选一个")
+    _, text = say(wx_gateway["base"], other, "2")
     assert text == "您说的是：2"  # numeric payloads go to the bot as typed
 
 
@@ -205,7 +208,7 @@ def test_options_are_numbered_in_order_and_numbers_pick_what_was_shown(wx_gatewa
     _, text = say(wx_gateway["base"], who, "乱序的选项")
     assert "1. 人工服务\n2. 继续咨询" in text and "回复 1、2 即可选择" in text and "3." not in text
     _, picked = say(wx_gateway["base"], who, "1")
-    assert picked == "好的，正在为您转接人工客服。"
+    assert picked.startswith(ui_text.HANDOFF_ASKED)  # option 1 is /ask_human: the gateway hands over at once
     _, text = say(wx_gateway["base"], who, "乱序的选项")
     _, picked = say(wx_gateway["base"], who, "2")
     assert picked == "您说的是：2"
