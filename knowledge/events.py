@@ -142,7 +142,7 @@ class ChangeListener(threading.Thread):
         self.refresh = refresh
         self.every = every
         self.subscriptions = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def _refresh(self) -> None:
         if self.refresh is None:
@@ -153,7 +153,7 @@ class ChangeListener(threading.Thread):
             log.exception("knowledge version check failed")
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 client = self.client or get_redis()
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -161,7 +161,7 @@ class ChangeListener(threading.Thread):
                 self.subscriptions += 1
                 self._refresh()  # whatever was published while this process was not subscribed
                 checked = time.monotonic()
-                while not self._stop.is_set():
+                while not self._halt.is_set():
                     msg = pubsub.get_message(timeout=1.0)
                     if msg and msg.get("type") == "message":
                         try:
@@ -180,7 +180,7 @@ class ChangeListener(threading.Thread):
                 time.sleep(1.0)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
 
 _listener: ChangeListener | None = None

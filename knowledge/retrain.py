@@ -124,7 +124,7 @@ class JobLock(threading.Thread):
     def __init__(self, job: str, client: Any, ttl: int, every: float) -> None:
         super().__init__(name=f"retrain-lock-{job}", daemon=True)
         self.job, self.redis, self.ttl, self.every = job, client, ttl, every
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     @classmethod
     def acquire(cls, job: str, client: Any = None, ttl: int | None = None, every: float | None = None) -> "JobLock":
@@ -137,7 +137,7 @@ class JobLock(threading.Thread):
         return lock
 
     def run(self) -> None:
-        while not self._stop.wait(self.every):
+        while not self._halt.wait(self.every):
             try:
                 if not self.redis.eval(_RENEW, 1, LOCK, self.job, self.ttl):
                     return  # no longer ours (expired while Redis was away, or released)
@@ -145,7 +145,7 @@ class JobLock(threading.Thread):
                 continue
 
     def release(self) -> None:
-        self._stop.set()
+        self._halt.set()
         try:
             self.redis.eval(_RELEASE, 1, LOCK, self.job)
         except Exception:  # noqa: BLE001 - it expires by itself

@@ -55,3 +55,25 @@ def test_a_broken_message_does_not_kill_the_listener(redis_client: redis.Redis) 
         assert calls == [[], ["T002"]]
     finally:
         listener.stop()
+
+
+def test_a_process_that_forks_beside_a_listener_has_no_thread_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A listener's own stop flag must not shadow ``Thread._stop``: after a fork Python calls ``_stop()`` on every
+    other thread (Rasa's workers and the benchmarks fork beside one)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, time\n"
+        "from knowledge.events import ChangeListener\n"
+        "listener = ChangeListener(lambda ids: None)\n"
+        "listener.start(); time.sleep(0.2)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print('forked')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "forked" in done.stdout
+    assert "not callable" not in done.stderr, done.stderr[-500:]
