@@ -16,7 +16,7 @@ import secrets
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 import httpx
 
@@ -28,7 +28,6 @@ from guide.redis import get_redis
 from guide.settings import get_settings
 
 log = logging.getLogger(__name__)
-_client: Optional[httpx.AsyncClient] = None
 
 
 @dataclass
@@ -43,13 +42,28 @@ class Inbound:
     meta: Dict[str, Any] = field(default_factory=dict)
 
 
+RASA_CALLS = 16  # Rasa answers one message at a time per process: more open calls only queue inside Rasa
+_clients: Dict[int, httpx.AsyncClient] = {}
+_gates: Dict[int, asyncio.Semaphore] = {}
+
+
 def _http() -> httpx.AsyncClient:
-    global _client
-    if _client is None:
-        # a small pool: httpcore rescans every pooled connection per request, so 200 slots cost more CPU than they save
-        _client = httpx.AsyncClient(timeout=httpx.Timeout(90, connect=3, pool=90),
-                                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
-    return _client
+    """One pooled client to Rasa per event loop (the gateway has one; tests make their own).
+
+    Calls wait their turn on a semaphore (``_gate``) rather than inside httpx: httpcore rescans every
+    queued request and connection whenever one starts or ends, and in a burst of 200 WeChat messages
+    that scan took 9 of the gateway's 14 busy seconds (py-spy) and pushed acknowledgements past 1 s."""
+    loop = id(asyncio.get_running_loop())
+    if loop not in _clients:
+        _clients[loop] = httpx.AsyncClient(timeout=httpx.Timeout(90, connect=3, pool=90),
+                                           limits=httpx.Limits(max_connections=RASA_CALLS, max_keepalive_connections=RASA_CALLS))
+        _gates[loop] = asyncio.Semaphore(RASA_CALLS)
+    return _clients[loop]
+
+
+def _gate() -> asyncio.Semaphore:
+    _http()
+    return _gates[id(asyncio.get_running_loop())]
 
 
 # ------------------------------------------------------------------ turns: two-phase dedupe
@@ -171,7 +185,7 @@ async def leased(turn: Turn) -> AsyncIterator[Turn]:
         release_turn(turn)
         raise
     task.cancel()
-    finish_turn(turn)
+    await asyncio.to_thread(finish_turn, turn)
 
 
 async def handle(msg: Inbound, turn: Optional[Turn] = None) -> List[Dict[str, Any]]:
@@ -181,7 +195,7 @@ async def handle(msg: Inbound, turn: Optional[Turn] = None) -> List[Dict[str, An
     chat, which shows the resident's line first) passes its ``turn``.
     """
     if turn is None:
-        turn = claim_turn(msg.channel, msg.msg_id)
+        turn = await asyncio.to_thread(claim_turn, msg.channel, msg.msg_id)
         if not turn.fresh:
             return []
         async with leased(turn):
@@ -189,16 +203,23 @@ async def handle(msg: Inbound, turn: Optional[Turn] = None) -> List[Dict[str, An
     return await _process(msg, turn)
 
 
-async def _process(msg: Inbound, turn: Turn) -> List[Dict[str, Any]]:
-    metrics.count_message(msg.channel, "upload" if msg.upload else "resident")
+def _book_in(msg: Inbound, turn: Turn, shown: str) -> Tuple[str, bool]:
+    """The turn's blocking book-keeping (several Redis round trips), run on a worker thread so the event loop
+    keeps acknowledging WeChat and serving sockets in a burst: returns (transcript entry, a person serves)."""
     delivery.remember_channel(msg.sender, msg.channel)
-    shown = msg.text if msg.upload is None else ui_text.UPLOAD_SHOWN.format(name=msg.upload.get('filename', ''))
     entry = turn.entry
     if not entry:
         entry = transcript.append(msg.sender, "resident", shown, **({"upload": msg.upload} if msg.upload else {}))
         note_turn(turn, entry=entry)
+    return entry, handoff.person_serving(msg.sender)
 
-    if handoff.person_serving(msg.sender):
+
+async def _process(msg: Inbound, turn: Turn) -> List[Dict[str, Any]]:
+    metrics.count_message(msg.channel, "upload" if msg.upload else "resident")
+    shown = msg.text if msg.upload is None else ui_text.UPLOAD_SHOWN.format(name=msg.upload.get('filename', ''))
+    entry, served = await asyncio.to_thread(_book_in, msg, turn, shown)
+
+    if served:
         answered = await handoff.resident_message(msg.sender, msg.channel, shown, entry, upload=msg.upload)
         if answered is not None:
             return answered
@@ -233,8 +254,9 @@ async def bot_turn(sender: str, text: str) -> List[Dict[str, Any]]:
     """One Rasa turn over its REST channel (the Rasa server keeps the tracker in Redis)."""
     try:
         # X-Guide-Sender lets a load balancer keep one resident on one Rasa server (nginx: hash $http_x_guide_sender)
-        r = await _http().post(f"{get_settings().rasa_base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                               headers={"X-Guide-Sender": sender})
+        async with _gate():
+            r = await _http().post(f"{get_settings().rasa_base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                   headers={"X-Guide-Sender": sender})
         r.raise_for_status()
         raw = r.json() or []
     except (httpx.HTTPError, ValueError) as exc:
@@ -266,7 +288,7 @@ async def _after_bot(msg: Inbound, messages: List[Dict[str, Any]]) -> List[Dict[
             extra = {k: m[k] for k in ("buttons", "link") if m.get(k)}
             if custom.get("notice"):
                 extra["notice"] = custom["notice"]
-            transcript.append(msg.sender, "bot", m.get("text", ""), **extra)
+            await asyncio.to_thread(transcript.append, msg.sender, "bot", m.get("text", ""), **extra)
             shown.append(m)
         if custom.get("rating"):
             from channels import ratings

@@ -104,8 +104,8 @@ class Settings(BaseSettings):
     wechat_aes_key: str = Field("", description="EncodingAESKey (43 characters) for compatible and safe modes")
     wechat_api_base: str = "https://api.weixin.qq.com"  # tests and demo mode point it at channels.wechat.fake_server
     wechat_reply_budget: float = 4.0  # seconds to wait for a passive reply before answering `success` (WeChat waits 5)
-    wechat_busy_turns: int = 16  # with more messages than this in flight in one gateway …
-    wechat_busy_budget: float = 0.8  # … wait only this long, then `success` and a 客服 message (keeps acks fast in a burst)
+    wechat_busy_turns: int = 8  # with more messages than this in flight in one gateway …
+    wechat_busy_budget: float = 0.3  # … wait only this long, then `success` and a 客服 message (keeps acks fast in a burst)
     wechat_max_body_kb: int = 64  # WeChat's XML is a few KB; larger bodies are refused before parsing
     wechat_timestamp_skew: int = 300  # seconds; an older (replayed) or future timestamp is refused
     wechat_simulator: bool = False  # serve /wechat/simulator — only while WECHAT_API_BASE is a loopback fake server …

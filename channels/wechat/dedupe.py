@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from guide.redis import get_async_redis
 
@@ -87,29 +87,38 @@ def release(key: str) -> None:
         event.set()
 
 
-async def wait(key: str, attempt: int, budget: float) -> Tuple[str, List[str]]:
+async def wait(key: str, attempt: int, budget: float, hurry_after: float = float("inf"),
+               hurry: Callable[[], bool] = lambda: False) -> Tuple[str, List[str]]:
     """Wait up to ``budget`` seconds; returns (``passive``, parts) to reply with, or (other state, [])
     meaning "answer ``success``" (pushed, superseded by a newer delivery, or given up to 客服).
+
+    From ``hurry_after`` seconds on, the wait also ends as soon as ``hurry()`` says so (the gateway
+    became busy while this message waited: acknowledge now, the answer follows as 客服 messages) —
+    checked every ``POLL`` seconds, so a burst that starts after a message arrived still gets fast
+    acknowledgements.
 
     When this process is answering the message, the wait is one event (set by ``finish``);
     a retry that reached another process polls Redis every ``POLL`` seconds."""
     r = get_async_redis()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget
+    started = loop.time()
+    deadline = started + budget
     while True:
-        final = loop.time() >= deadline
+        now = loop.time()
+        final = now >= deadline or (now - started >= hurry_after and hurry())
         state, result = await r.eval(_TAKE, 1, turn_key(key), attempt, "1" if final else "0")
         if state == "passive":
             return "passive", list(json.loads(result))
         if state != "wait":
             return str(state), []
         remaining = max(0.0, deadline - loop.time())
+        step = min(remaining, POLL) if hurry_after < budget else remaining
         event = _local.get(key)
         if event is None:
             await asyncio.sleep(min(POLL, remaining))
             continue
         try:
-            await asyncio.wait_for(event.wait(), timeout=remaining)
+            await asyncio.wait_for(event.wait(), timeout=step)
         except asyncio.TimeoutError:
             pass
 

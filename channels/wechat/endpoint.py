@@ -138,10 +138,11 @@ async def _answer(msg: Incoming, crypto: Optional[MessageCrypto], nonce: str) ->
         task.add_done_callback(_tasks.discard)
     else:
         log.info("wechat: delivery %d of %s", attempt, msg.dedupe_key[-24:])
-    budget = s.wechat_reply_budget
-    if dedupe.in_flight() > s.wechat_busy_turns and await quota.can_push(msg.sender):
-        budget = min(s.wechat_busy_budget, budget)  # a burst: ack fast, the answer follows as 客服 messages
-    state, parts = await dedupe.wait(msg.dedupe_key, attempt, budget)
+    # a burst (now, or starting while this message waits): ack after the short budget, the answer follows as
+    # 客服 messages — unless a push would be refused, then the whole budget is spent waiting for a passive reply
+    hurry_after = s.wechat_busy_budget if await quota.can_push(msg.sender) else float("inf")
+    state, parts = await dedupe.wait(msg.dedupe_key, attempt, s.wechat_reply_budget, hurry_after,
+                                     lambda: dedupe.in_flight() > s.wechat_busy_turns)
     if state != "passive" or not parts:
         return PlainTextResponse("success")
     rest = BackgroundTask(_push_rest, msg.dedupe_key, msg.sender, parts[1:]) if len(parts) > 1 else None

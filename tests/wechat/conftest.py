@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, Iterator
 
 import httpx
 import pytest
-from wx_helpers import AES_KEY, APPID, SECRET, TOKEN
-
-ROOT = Path(__file__).resolve().parents[2]
-BUDGET = "1.5"  # seconds the gateway waits for a passive reply in these tests (production: 4.0)
-
-
-def _free_port() -> int:
-    from bot.local import free_port
-
-    return int(free_port())
-
-
-def _start(cmd: list, health: str, env: Dict[str, str], log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[2]} exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(health, timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.terminate()
-    raise RuntimeError(f"{cmd} not ready: {log.read_text()[-2000:]}")
+from wx_helpers import APPID, BUDGET, ROOT, SECRET, _free_port, _start, wechat_env
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +40,6 @@ def scripted_rasa(wx_logs: Path) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-def wechat_env(api_base: str) -> Dict[str, str]:
-    return {"WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET, "WECHAT_AES_KEY": AES_KEY,
-            "WECHAT_API_BASE": api_base}
-
-
 @pytest.fixture(scope="session")
 def wx_gateway(fake_wechat: str, scripted_rasa: str, wx_logs: Path) -> Iterator[Dict[str, str]]:
     """The real gateway (uvicorn) with WeChat configured, talking to the fake WeChat API and the scripted Rasa."""
@@ -85,18 +54,6 @@ def wx_gateway(fake_wechat: str, scripted_rasa: str, wx_logs: Path) -> Iterator[
     yield {"base": base, "api": fake_wechat, "rasa": scripted_rasa, "var": str(var), "log": str(wx_logs / "gateway.log")}
     proc.terminate()
     proc.wait(timeout=10)
-
-
-def start_gateway(wx: Dict[str, str], logs: Path, name: str, **extra: str) -> tuple:
-    """Another real gateway beside ``wx_gateway`` (same database, fake WeChat and scripted Rasa) with ``extra`` settings;
-    returns (process, base URL).  The caller terminates the process."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **wechat_env(wx["api"]), "PUBLIC_BASE_URL": base, "GATEWAY_PORT": str(port), "RASA_URL": wx["rasa"],
-           "VAR_DIR": wx["var"], "DATABASE_URL": f"sqlite:///{logs}/gateway.db", "WECHAT_REPLY_BUDGET": BUDGET, **extra}
-    proc = _start([sys.executable, "-m", "uvicorn", "channels.gateway:app", "--host", "127.0.0.1", "--port", str(port)],
-                  base + "/healthz", env, logs / f"gateway-{name}.log")
-    return proc, base
 
 
 @pytest.fixture()

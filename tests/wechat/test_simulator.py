@@ -90,7 +90,7 @@ def test_simulator_is_off_unless_switched_on_against_a_loopback_api(monkeypatch:
 
 
 def test_simulator_page_is_404_on_a_gateway_without_it(wx_gateway: Dict[str, str], wx_logs: Path) -> None:
-    from conftest import start_gateway
+    from wx_helpers import start_gateway
 
     proc, base = start_gateway(wx_gateway, wx_logs, "no-simulator", WECHAT_SIMULATOR="0")
     try:
