@@ -31,7 +31,7 @@ def start_action_server(port: int, env: Dict[str, str] | None = None, log_path: 
     """Start ``rasa_sdk`` serving our ``actions`` package and wait until /health answers."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        [sys.executable, "-m", "actions.server", "--actions", "actions", "--port", str(port)],
         cwd=str(ROOT),
         env={**os.environ, **(env or {})},
         stdout=out,

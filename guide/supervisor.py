@@ -96,7 +96,7 @@ def build(settings: Settings, model: Path) -> Tuple[List[Process], Dict[str, str
     # the bot's number crunching yields the CPU to the gateway, which must acknowledge WeChat and feed agents at once
     nice = settings.worker_nice
     procs = [
-        Process("actions", [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+        Process("actions", [py, "-m", "actions.server", "--actions", "actions", "--port", str(settings.action_port)],
                 f"http://127.0.0.1:{settings.action_port}/health", env, log_dir, 90, nice),
         Process("rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "--model", str(model), "--port", str(settings.rasa_port),
                          "--interface", settings.rasa_host, "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],

@@ -91,14 +91,14 @@ class KnowledgeHolder:
 
         try:
             try:
-                sync_sources(self.store, self.settings.data_dir)
+                sync_sources(self.store, self.settings.data_dir, force=False)
             except (IntegrityError, OperationalError) as race:
                 # several processes starting together on a fresh database: another one imported first; its rows stand
                 log.warning("YAML sync raced with another process (%s); syncing again", type(race).__name__)
                 import time
 
                 time.sleep(1.0)
-                sync_sources(self.store, self.settings.data_dir)
+                sync_sources(self.store, self.settings.data_dir, force=False)
         except ImportRefused as exc:
             if self.store.is_empty():
                 raise RuntimeError("知识库源文件有错误，无法导入：\n" + "\n".join(map(str, exc.problems[:20]))) from exc

@@ -6,6 +6,7 @@ database is written in one transaction only when there is no error.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,26 @@ class ImportReport:
     unchanged: int = 0
     materials_changed: int = 0
     problems: List[Problem] = field(default_factory=list)
+    skipped: bool = False  # the sources were byte-for-byte those of the last sync: nothing was parsed
+
+
+SCHEMA_FILES = ("schema.py", "loader.py", "validate.py")  # the parsed form of a source depends on these too
+
+
+def sources_fingerprint(data_dir: Path) -> str:
+    """sha256 over every source file (path and bytes) and the code that parses them.
+
+    Parsing the 200 guides takes seconds of pure-Python YAML; hashing their bytes takes
+    milliseconds, so a process starting beside an up-to-date database skips the parse."""
+    digest = hashlib.sha256()
+    code_dir = Path(__file__).resolve().parent
+    files = sorted(p for p in data_dir.rglob("*") if p.is_file())
+    for path in [*files, *(code_dir / name for name in SCHEMA_FILES)]:
+        digest.update(str(path.relative_to(data_dir) if path.is_relative_to(data_dir) else path.name).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def to_document(model: Any) -> Dict[str, Any]:
@@ -38,12 +59,18 @@ def to_document(model: Any) -> Dict[str, Any]:
     return json.loads(model.json(ensure_ascii=False))
 
 
-def sync_sources(store: Store, data_dir: Path, author: str = "git", require_all: bool = False) -> ImportReport:
+def sync_sources(store: Store, data_dir: Path, author: str = "git", require_all: bool = False,
+                 force: bool = True) -> ImportReport:
     """Bring the database in line with the YAML sources, idempotently.
 
     A service whose YAML has not changed since the last sync keeps its database
     version, so an editor's published change survives restarts until the YAML changes.
+    With ``force=False`` (processes starting up) nothing is parsed when the sources'
+    fingerprint equals the one recorded by the last sync.
     """
+    fingerprint = sources_fingerprint(data_dir)
+    if not force and store.sources_fingerprint() == fingerprint:
+        return ImportReport(skipped=True)
     src = load_sources(data_dir)
     problems = check_sources(src, require_all=require_all)
     errors = [p for p in problems if p.severity == "error"]
@@ -73,6 +100,7 @@ def sync_sources(store: Store, data_dir: Path, author: str = "git", require_all:
                 report.unchanged += 1
             else:
                 report.published.append((svc.id, version))
+        store.put_sources_fingerprint_in(s, fingerprint)
     return report
 
 

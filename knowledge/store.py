@@ -245,6 +245,17 @@ class Store:
     def put_profile_in(self, s: Session, document: Dict[str, Any]) -> bool:
         return self._upsert(s, ProfileRow, "key", "city", document)
 
+    # the fingerprint of the YAML sources last synced, kept beside the profile (one small row, no new table)
+    SOURCES_KEY = "yaml_sources"
+
+    def sources_fingerprint(self) -> str | None:
+        with self.session() as s:
+            row = s.get(ProfileRow, self.SOURCES_KEY)
+            return row.document.get("fingerprint") if row else None
+
+    def put_sources_fingerprint_in(self, s: Session, fingerprint: str) -> None:
+        self._upsert(s, ProfileRow, "key", self.SOURCES_KEY, {"fingerprint": fingerprint})
+
     def iter_all_versions(self) -> Iterator[VersionRow]:
         with self.session() as s:
             yield from s.execute(select(VersionRow).order_by(VersionRow.service_id, VersionRow.version)).scalars()

@@ -131,7 +131,18 @@ class KBPhraseEntityExtractor(GraphComponent):
             start_listening()
         except Exception as exc:  # Redis down: still serve, reload on restart
             log.warning("knowledge change listener not started: %s", exc)
-        return cls()
+        extractor = cls()
+        extractor.warm()
+        return extractor
+
+    def warm(self) -> None:
+        """Build the matcher while the model loads (Rasa accepts no messages until then), so the first
+        resident does not wait seconds for the knowledge base, spaCy and jieba; a failure here only
+        moves that cost to the first message."""
+        try:
+            self.cache.get().tag("宝宝出生后要办出生医学证明")
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is not reachable yet
+            log.warning("phrase matcher not built at load time: %s", exc)
 
     def process(self, messages: List[Message]) -> List[Message]:
         tagger = self.cache.get()

@@ -65,7 +65,20 @@ class ServiceRouter(GraphComponent):
                     model = pickle.load(fh)
         except (ValueError, FileNotFoundError) as exc:
             log.warning("service router has no trained model: %s", exc)
-        return cls(config, model_storage, resource, model)
+        router = cls(config, model_storage, resource, model)
+        router.warm()
+        return router
+
+    def warm(self) -> None:
+        """Load the knowledge base and its search index and rank one question while the model loads
+        (Rasa accepts no messages until then): "ready" then means ready, and the first resident is
+        answered in milliseconds, not after seconds of loading.  A failure only moves the cost."""
+        if self.model is None:
+            return
+        try:
+            self.model.rank("宝宝刚出生要办什么", current().index)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is not reachable yet
+            log.warning("service router not warmed at load time: %s", exc)
 
     def train(self, training_data: TrainingData) -> Resource:
         from bot.examples import service_examples

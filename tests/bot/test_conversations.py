@@ -43,6 +43,11 @@ def test_route_then_follow_ups_then_switch(bot) -> None:  # type: ignore[no-unty
     reply = talk(bot, s, "公司不干了怎么注销")
     assert slot(bot, s, "service") == "T034", reply
     assert "企业注销一件事" in reply
+    # bare follow-ups stay with the service under discussion, even where the router likes another one on a
+    # generic word ("时限" is all over 职业病诊断与鉴定一件事)
+    for follow_up in ("办理时限多久", "收费吗", "要带什么材料"):
+        reply = talk(bot, s, follow_up)
+        assert reply.startswith("【企业注销一件事】") and slot(bot, s, "service") == "T034", (follow_up, reply)
 
 
 def test_scenario_choice_changes_the_material_list(bot) -> None:  # type: ignore[no-untyped-def]

@@ -55,3 +55,22 @@ def test_a_loaded_router_segments_like_the_trained_one() -> None:
     model.words = ["出生医学证明签发"]
     fresh = pickle.loads(pickle.dumps(model))
     assert "出生医学证明签发" in fresh._words(["出生医学证明签发怎么办"])[0].split(" ")
+
+
+def test_a_bare_follow_up_names_no_service_whatever_the_ranking_says() -> None:
+    p = parse("ask_time", 0.82, R, 0.95)  # the router liked T001 on a generic word
+    p["text"] = "办理时限多久"
+    assert decide(p).kind == NOT_A_SERVICE
+    p["text"] = "新生儿落户办理时限多久"
+    assert decide(p).kind == ROUTE
+    p["text"] = "收费吗"
+    assert decide(p).kind == NOT_A_SERVICE
+
+
+def test_what_counts_as_naming_something() -> None:
+    from bot.routing import names_something
+
+    for bare in ("要带什么材料", "多久能办好", "能网上办吗", "有没有费用", "几点上班", "要复印件吗"):
+        assert not names_something(bare), bare
+    for named in ("生了娃要办啥", "护照办理时限多久", "公司注销多久", "营业执照收费吗", "退休要多久"):
+        assert names_something(named), named

@@ -19,6 +19,17 @@ def test_sync_is_idempotent(db_url: str, small_data: Path) -> None:
     assert second.published == [] and second.unchanged == len(first.published)
 
 
+def test_unchanged_sources_are_not_parsed_again_at_start_up(db_url: str, small_data: Path) -> None:
+    store = Store(db_url)
+    assert sync_sources(store, small_data, force=False).published  # a fresh database: parsed and imported
+    assert sync_sources(store, small_data, force=False).skipped  # same bytes: nothing parsed
+    path = small_data / "services" / "T001.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("visits: 0", "visits: 1"), encoding="utf-8")
+    changed = sync_sources(store, small_data, force=False)
+    assert not changed.skipped and changed.published == [("T001", 2)]
+    assert store.service("T001").document["visits"] == 1
+
+
 def test_every_change_is_a_new_version_with_author_and_reason(db_url: str, small_data: Path, tmp_path: Path) -> None:
     store = Store(db_url)
     sync_sources(store, small_data)
