@@ -29,7 +29,7 @@ ELEMENT_INTENTS = {
 GENERIC_WORDS = (
     "办理 办 办好 办完 办结 请问 一下 这个 那个 需要 时限 时间 多久 多长 多少 费用 材料 资料 证件 手续 地点 地址 电话 "
     "预约 网上 线上 手机 现场 结果 流程 步骤 条件 要求 工作日 上班 下班 周末 窗口 大厅 部门 咨询 收费 免费 工本费 "
-    "复印件 原件 身份证 期限 哪里 哪儿 什么 怎么 如何 可以 能否 是否 还是 具体 一般 大概 需不需要 要不要"
+    "复印件 原件 期限 哪里 哪儿 什么 怎么 如何 可以 能否 是否 还是 具体 一般 大概 需不需要 要不要"
 ).split()
 GENERIC_CHARS = frozenset("了的吗呢啊吧呀哦嘛我要办想去哪什么怎能可以是有多少几和在给找问请一下这那个您你他她它们啥咋弄带交拿等跑用还就都也该应会得到把被让吧么个些点儿天号")
 
@@ -42,7 +42,8 @@ def _generic_vocabulary() -> FrozenSet[str]:
 
     templates = [t for ts in ELEMENT_TEMPLATES.values() for t in ts] + SERVICE_TEMPLATES
     words = {w for t in templates for w in jieba.lcut(t.replace("{x}", " "))}
-    return frozenset(w for w in words | set(GENERIC_WORDS) if w.strip())
+    # "身份证" is in a follow-up template ("需要带身份证吗") but is also a service of its own ("办个ID卡要带啥")
+    return frozenset(w for w in words | set(GENERIC_WORDS) if w.strip()) - {"身份证"}
 
 
 def names_something(text: str) -> bool:
