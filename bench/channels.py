@@ -11,7 +11,7 @@ import random
 import subprocess
 import sys
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from bench.load import HISTORY
 from bench.stack import Stack, free_port
@@ -53,6 +53,8 @@ def run(quick: bool = False, out=print) -> Dict[str, Any]:  # type: ignore[no-un
         h = handoff_bench.run(duration_s=seconds, residents=200, agents=20, base_url=stack.front)
         report["handoff"] = h
         out("  " + json.dumps({k: h[k] for k in h if not isinstance(h[k], (list, dict))}, ensure_ascii=False))
+        for line in handoff_lines(h):
+            out("  " + line)
     finally:
         stack.stop()
         fake.terminate()
@@ -60,6 +62,28 @@ def run(quick: bool = False, out=print) -> Dict[str, Any]:  # type: ignore[no-un
     with HISTORY.open("a", encoding="utf-8") as f:
         f.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
     return report
+
+
+def handoff_lines(h: Dict[str, Any]) -> List[str]:
+    """The handoff figures the issue asks for, with PASS/MISS against its targets."""
+    def fig(key: str) -> str:
+        v = h.get(key) or {}
+        return f"p50 {v.get('p50')} s，p95 {v.get('p95')} s，最大 {v.get('max')} s（n={v.get('n')}）"
+
+    lost = h["resident_to_agent"]["lost"] + h["agent_to_resident"]["lost"]
+    dup = h["resident_to_agent"]["duplicated"] + h["agent_to_resident"]["duplicated"]
+    direct = (h.get("handoff_to_agent_screen_s") or {}).get("p95")
+    assigned = (h.get("assignment_to_agent_screen_s") or {}).get("p95")
+    ok = lambda cond: "PASS" if cond else "MISS"  # noqa: E731
+    return [
+        f"消息：居民→坐席 {h['resident_to_agent']['sent']} 条，坐席→居民 {h['agent_to_resident']['sent']} 条；"
+        f"丢失 {lost}，重复 {dup}  [{ok(lost == 0 and dup == 0)}] 目标 0/0",
+        f"转人工→坐席屏幕（有空位，立即分配）：{fig('handoff_to_agent_screen_s')}  "
+        f"[{ok(direct is not None and direct < 1)}] 目标 p95 < 1 s",
+        f"分配→坐席屏幕（全部 {h['handoffs']} 次转人工，含排队后分配的）：{fig('assignment_to_agent_screen_s')}  "
+        f"[{ok(assigned is not None and assigned < 1)}] 目标 p95 < 1 s",
+        f"排队等坐席空出（坐席满负荷时）：{fig('queued_handoff_to_agent_screen_s')}",
+    ]
 
 
 if __name__ == "__main__":

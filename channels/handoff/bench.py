@@ -13,7 +13,8 @@ how many were sent, shown and shown more than once.  "handoff → agent's screen
 time from the start of the resident's request for a person (the HTTP call) to the moment the
 assigned agent's live feed delivered the claim to that agent's screen, for handoffs an agent
 had room for at once; handoffs that had to queue are reported apart (their figure includes the
-wait for a free agent).  Both clocks are this machine's: residents run in a child process (so
+wait for a free agent).  "assignment → agent's screen" covers every handoff, queued or not: from the
+moment the gateway assigned it (the ``at`` of the claim event) to its arrival on the agent's screen.  Both clocks are this machine's: residents run in a child process (so
 200 sockets do not slow the agents' clock) and send their request times back at the end.
 
     from channels.handoff.bench import run
@@ -55,6 +56,7 @@ class Book:
         self.asks: List[List[Any]] = []  # [sender, when the HTTP request for a person started, assigned at once]
         self.claims_seen: List[List[Any]] = []  # [sender, when the assigned agent's feed delivered the claim]
         self.client_to_screen: List[float] = []
+        self.assigned_to_screen: List[float] = []
         self.to_assignment: List[float] = []
         self.handoffs = 0
         self.closed = 0
@@ -134,6 +136,8 @@ async def _agent(base: str, username: str, password: str, book: Book, stop: asyn
                     continue
                 if ev.get("type") == "claim":
                     book.claims_seen.append([sender, now])  # on the assigned agent's screen now
+                    if ev.get("at"):  # when the gateway assigned it (queued or not): the system's own delivery time
+                        book.assigned_to_screen.append(now - float(ev["at"]))
                     answered[sender] = 0
                     asyncio.get_running_loop().create_task(serve(sender))
                 elif ev.get("type") == "message" and ev.get("entry"):
@@ -353,6 +357,8 @@ async def _run(duration_s: float, residents: int, agents: int, base: str, run_id
         "handoff_to_agent_screen_s": {"p50": _pct(direct, 50), "p95": _pct(direct, 95), "max": _pct(direct, 100), "n": len(direct)},
         "queued_handoff_to_agent_screen_s": {"p50": _pct(queued, 50), "p95": _pct(queued, 95), "max": _pct(queued, 100),
                                              "n": len(queued)},
+        "assignment_to_agent_screen_s": {"p50": _pct(book.assigned_to_screen, 50), "p95": _pct(book.assigned_to_screen, 95),
+                                         "max": _pct(book.assigned_to_screen, 100), "n": len(book.assigned_to_screen)},
         "resident_click_to_reply_s": {"p50": _pct(seen["click_to_reply"], 50), "p95": _pct(seen["click_to_reply"], 95)},
         "resident_click_to_assignment_s": {"p50": _pct(seen["click_to_assignment"], 50),
                                            "p95": _pct(seen["click_to_assignment"], 95)},

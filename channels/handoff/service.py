@@ -186,7 +186,8 @@ def transition(sender: str, name: Union[str, Sequence[str]], actor: str, fields:
         queues.touch_live(sender, pipe)
         for i, step in enumerate(steps):
             queues.publish({"type": step, "sender": sender, "agent": new_agent or old_agent, "prev_agent": old_agent,
-                            "tier": tier, "group": group, "state": path[i + 1], "prev_state": path[i], "by": actor}, pipe)
+                            "tier": tier, "group": group, "state": path[i + 1], "prev_state": path[i], "by": actor,
+                            "at": round(now, 3)}, pipe)
         if also is not None:
             also(pipe)
         result.update(old=state, new=target, conv=conv, changed=True, path=path)
