@@ -80,6 +80,9 @@ class LocalBot:
         return self.loop.run_until_complete(self.agent.tracker_store.retrieve(sender))
 
     def close(self) -> None:
+        from knowledge.events import stop_listening
+
+        stop_listening()  # the in-process model started it; its Redis may be about to stop
         if self.action_proc is not None:
             self.action_proc.terminate()
             try:

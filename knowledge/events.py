@@ -153,11 +153,15 @@ class ChangeListener(threading.Thread):
             log.exception("knowledge version check failed")
 
     def run(self) -> None:
+        pause = 1.0  # grows to 30 s while Redis stays away; one warning per outage, not one a second
         while not self._halt.is_set():
             try:
                 client = self.client or get_redis()
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(channel_for(client))
+                if pause > 1.0:
+                    log.warning("knowledge change listener reconnected to redis")
+                pause = 1.0
                 self.subscriptions += 1
                 self._refresh()  # whatever was published while this process was not subscribed
                 checked = time.monotonic()
@@ -176,8 +180,10 @@ class ChangeListener(threading.Thread):
                         self._refresh()
                         checked = time.monotonic()
             except redis.RedisError as exc:
-                log.warning("knowledge change listener lost redis (%s); retrying", exc)
-                time.sleep(1.0)
+                if pause == 1.0:
+                    log.warning("knowledge change listener lost redis (%s); retrying", exc)
+                self._halt.wait(pause)
+                pause = min(pause * 2, 30.0)
 
     def stop(self) -> None:
         self._halt.set()
@@ -201,3 +207,11 @@ def start_listening() -> ChangeListener:
         _listener = ChangeListener(on_change, refresh=fresh.refresh, every=get_settings().knowledge_check_s)
         _listener.start()
     return _listener
+
+
+def stop_listening() -> None:
+    """Stop this process's listener (an in-process bot being closed, e.g. the routing benchmark)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
