@@ -43,27 +43,23 @@ class Inbound:
 
 
 RASA_CALLS = 16  # Rasa answers one message at a time per process: more open calls only queue inside Rasa
-_clients: Dict[int, httpx.AsyncClient] = {}
-_gates: Dict[int, asyncio.Semaphore] = {}
+# per event loop (the gateway has one; tests make their own): a pooled client to Rasa and the gate in front of it
+_per_loop: Dict[asyncio.AbstractEventLoop, Tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
 
 
-def _http() -> httpx.AsyncClient:
-    """One pooled client to Rasa per event loop (the gateway has one; tests make their own).
+def _rasa_client() -> Tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    """This loop's pooled client to Rasa and its semaphore.
 
-    Calls wait their turn on a semaphore (``_gate``) rather than inside httpx: httpcore rescans every
+    Calls wait their turn on the semaphore rather than inside httpx: httpcore rescans every
     queued request and connection whenever one starts or ends, and in a burst of 200 WeChat messages
     that scan took 9 of the gateway's 14 busy seconds (py-spy) and pushed acknowledgements past 1 s."""
-    loop = id(asyncio.get_running_loop())
-    if loop not in _clients:
-        _clients[loop] = httpx.AsyncClient(timeout=httpx.Timeout(90, connect=3, pool=90),
-                                           limits=httpx.Limits(max_connections=RASA_CALLS, max_keepalive_connections=RASA_CALLS))
-        _gates[loop] = asyncio.Semaphore(RASA_CALLS)
-    return _clients[loop]
-
-
-def _gate() -> asyncio.Semaphore:
-    _http()
-    return _gates[id(asyncio.get_running_loop())]
+    loop = asyncio.get_running_loop()
+    if loop not in _per_loop:
+        _per_loop[loop] = (httpx.AsyncClient(timeout=httpx.Timeout(90, connect=3, pool=90),
+                                             limits=httpx.Limits(max_connections=RASA_CALLS,
+                                                                 max_keepalive_connections=RASA_CALLS)),
+                           asyncio.Semaphore(RASA_CALLS))
+    return _per_loop[loop]
 
 
 # ------------------------------------------------------------------ turns: two-phase dedupe
@@ -254,8 +250,9 @@ async def bot_turn(sender: str, text: str) -> List[Dict[str, Any]]:
     """One Rasa turn over its REST channel (the Rasa server keeps the tracker in Redis)."""
     try:
         # X-Guide-Sender lets a load balancer keep one resident on one Rasa server (nginx: hash $http_x_guide_sender)
-        async with _gate():
-            r = await _http().post(f"{get_settings().rasa_base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+        client, gate = _rasa_client()
+        async with gate:
+            r = await client.post(f"{get_settings().rasa_base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
                                    headers={"X-Guide-Sender": sender})
         r.raise_for_status()
         raw = r.json() or []

@@ -13,9 +13,10 @@ how many were sent, shown and shown more than once.  "handoff → agent's screen
 time from the start of the resident's request for a person (the HTTP call) to the moment the
 assigned agent's live feed delivered the claim to that agent's screen, for handoffs an agent
 had room for at once; handoffs that had to queue are reported apart (their figure includes the
-wait for a free agent).  "assignment → agent's screen" covers every handoff, queued or not: from the
-moment the gateway assigned it (the ``at`` of the claim event) to its arrival on the agent's screen.  Both clocks are this machine's: residents run in a child process (so
-200 sockets do not slow the agents' clock) and send their request times back at the end.
+wait for a free agent).  "assignment → agent's screen" covers every handoff, queued or not: from
+the moment the gateway assigned it (the ``at`` of the claim event) to its arrival on the agent's
+screen.  Both clocks are this machine's: residents run in a child process (so 200 sockets do not
+slow the agents' clock) and send their request times back at the end.
 
     from channels.handoff.bench import run
     run(duration_s=300, residents=200, agents=20)   # make bench

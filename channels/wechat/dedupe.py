@@ -97,30 +97,35 @@ async def wait(key: str, attempt: int, budget: float, hurry_after: float = float
     checked every ``POLL`` seconds, so a burst that starts after a message arrived still gets fast
     acknowledgements.
 
-    When this process is answering the message, the wait is one event (set by ``finish``);
-    a retry that reached another process polls Redis every ``POLL`` seconds."""
+    When this process is answering the message, the wait is one event (set by ``finish``), looked at
+    again every ``POLL`` seconds only for ``hurry()`` (no Redis round trip per tick); a retry that
+    reached another process polls Redis every ``POLL`` seconds."""
     r = get_async_redis()
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + budget
-    while True:
+
+    def due() -> bool:
         now = loop.time()
-        final = now >= deadline or (now - started >= hurry_after and hurry())
+        return now >= deadline or (now - started >= hurry_after and hurry())
+
+    while True:
+        final = due()
         state, result = await r.eval(_TAKE, 1, turn_key(key), attempt, "1" if final else "0")
         if state == "passive":
             return "passive", list(json.loads(result))
         if state != "wait":
             return str(state), []
-        remaining = max(0.0, deadline - loop.time())
-        step = min(remaining, POLL) if hurry_after < budget else remaining
         event = _local.get(key)
         if event is None:
-            await asyncio.sleep(min(POLL, remaining))
+            await asyncio.sleep(min(POLL, max(0.0, deadline - loop.time())))
             continue
-        try:
-            await asyncio.wait_for(event.wait(), timeout=step)
-        except asyncio.TimeoutError:
-            pass
+        while not event.is_set() and not due():
+            remaining = max(0.0, deadline - loop.time())
+            try:
+                await asyncio.wait_for(event.wait(), timeout=min(remaining, POLL) if hurry_after < budget else remaining)
+            except asyncio.TimeoutError:
+                pass
 
 
 def in_flight() -> int:
