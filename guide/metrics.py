@@ -63,6 +63,9 @@ DEFECTS = Counter("guide_prereview_defects", "Defects found by pre-review, by ru
 PREREVIEW_SECONDS = Histogram("guide_prereview_seconds", "Time to pre-review one upload", buckets=LATENCY_BUCKETS)
 WECHAT_ERRORS = Counter("guide_wechat_api_errors", "WeChat API calls answered with a non-zero errcode (or failed)",
                         ["errcode", "api"])
+FEED_DELAY_SECONDS = Histogram("guide_workbench_feed_delay_seconds",
+                               "From a handoff change (its event time) to its write on an agent's live feed, by event type",
+                               ["type"], buckets=LATENCY_BUCKETS)
 WECHAT_ACK_SECONDS = Histogram("guide_wechat_ack_seconds", "Time to acknowledge one WeChat push", buckets=LATENCY_BUCKETS)
 UPLOAD_BYTES = Counter("guide_upload_bytes", "Bytes uploaded by residents, by channel", ["channel"])
 UPLOAD_SIZE = Histogram("guide_upload_size_bytes", "Size of one upload", ["channel"], buckets=SIZE_BUCKETS)
@@ -142,6 +145,10 @@ def prereview(service: str, passed: bool, defect_codes: Iterable[str] = (), seco
 
 def wechat_error(errcode: object, api: str = "") -> None:
     WECHAT_ERRORS.labels(errcode=_label(errcode), api=_label(api)).inc()
+
+
+def feed_delay(event_type: str, seconds: float) -> None:
+    FEED_DELAY_SECONDS.labels(type=_label(event_type)).observe(max(0.0, seconds))
 
 
 def wechat_ack(seconds: float) -> None:

@@ -11,7 +11,9 @@ import logging
 import os
 import socket
 import threading
+import weakref
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -89,7 +91,8 @@ def reset_client() -> None:
     _client = None
 
 
-_async_clients: dict = {}
+# keyed weakly by the loop object (an id() may be reused by a later loop once the first is collected)
+_async_clients: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def get_async_redis():  # type: ignore[no-untyped-def]
@@ -99,8 +102,8 @@ def get_async_redis():  # type: ignore[no-untyped-def]
     import redis.asyncio as aioredis
 
     loop = asyncio.get_running_loop()
-    client = _async_clients.get(id(loop))
+    client = _async_clients.get(loop)
     if client is None:
         client = aioredis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
-        _async_clients[id(loop)] = client
+        _async_clients[loop] = client
     return client

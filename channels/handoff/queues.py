@@ -19,7 +19,7 @@ import json
 import math
 import time
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from guide.redis import get_redis
 from guide.settings import get_settings
@@ -160,6 +160,7 @@ def set_presence(username: str, status: str, display_name: str, tier: str, skill
         pipe.set(alive_key(username), "1", ex=get_settings().handoff_presence_ttl_s)
     publish({"type": "presence", "agent": username, "status": status}, pipe)
     pipe.execute()
+    _slots_seen.clear()
 
 
 def heartbeat(username: str) -> None:
@@ -231,9 +232,22 @@ def record_handled(seconds: float) -> None:
     pipe.execute()
 
 
+SLOTS_FRESH_S = 1.0
+_slots_seen: Dict[str, Tuple[float, int]] = {}
+
+
 def slots(tier: str) -> int:
-    """Conversations the online agents of a tier can hold at once."""
-    return max(1, sum(a["capacity"] for a in agents() if a["status"] == "online" and a["tier"] == tier))
+    """Conversations the online agents of a tier can hold at once.
+
+    Only the wait estimate uses it, and every position update asks: a count up to
+    ``SLOTS_FRESH_S`` old is good enough there and spares reading every agent's record each time."""
+    now = time.monotonic()
+    seen = _slots_seen.get(tier)
+    if seen is not None and now - seen[0] < SLOTS_FRESH_S:
+        return seen[1]
+    n = max(1, sum(a["capacity"] for a in agents() if a["status"] == "online" and a["tier"] == tier))
+    _slots_seen[tier] = (now, n)
+    return n
 
 
 def wait_estimate(pos: int, tier: str, tier_slots: Optional[int] = None, handle_s: Optional[float] = None) -> int:

@@ -11,9 +11,11 @@ to the audit trail.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -368,7 +370,7 @@ async def resident_message(sender: str, channel: str, text: str, entry_id: str,
         return None
     shown = _record_system(sender, out.resident)
     if out.tiers:
-        await announce_positions(out.tiers)
+        announce_soon(out.tiers)
     return shown
 
 
@@ -477,7 +479,7 @@ async def _dispatch_count(requester: str = "") -> Tuple[List[Dict[str, Any]], in
         else:
             await tell(sender, [msg])
     if tiers:
-        await announce_positions(tiers)
+        announce_soon(tiers)
     return mine, len(done)
 
 
@@ -540,6 +542,58 @@ async def announce_positions(tiers: Iterable[str]) -> None:
             await delivery.push(sender, [msg])
 
 
+class _Announcer:
+    """Position updates run after the change that moved the queue, off the path of whoever made it.
+
+    The resident asking for a person, or the agent claiming, is answered without waiting for every
+    other queued resident to be told their new place; changes that come while an announcement runs
+    are gathered into the next pass (a busy desk closes several conversations per second, and each
+    pass reads the whole queue once).  The timeouts task's tick catches up anything a crash cut short.
+    """
+
+    def __init__(self) -> None:
+        self.dirty: Set[str] = set()
+        self.task: Optional[asyncio.Task] = None
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def soon(self, tiers: Iterable[str]) -> None:
+        self.dirty.update(tiers)
+        if self.dirty and (self.task is None or self.task.done()):
+            self.idle.clear()
+            self.task = asyncio.get_running_loop().create_task(self._run(), name="handoff-positions")
+
+    async def _run(self) -> None:
+        try:
+            while self.dirty:
+                tiers, self.dirty = set(self.dirty), set()
+                try:
+                    await announce_positions(sorted(tiers))
+                except Exception:  # noqa: BLE001 - a Redis or channel error: the next change or tick tells them
+                    log.exception("queue positions not announced")
+        finally:
+            self.idle.set()
+
+
+_announcers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Announcer]" = weakref.WeakKeyDictionary()
+
+
+def announce_soon(tiers: Iterable[str]) -> None:
+    """Tell queued residents of these tiers their new places, in the background of this event loop."""
+    loop = asyncio.get_running_loop()
+    announcer = _announcers.get(loop)
+    if announcer is None:
+        announcer = _announcers[loop] = _Announcer()
+    announcer.soon(tiers)
+
+
+async def positions_settled() -> None:
+    """Wait until the background position updates of this event loop are sent (tests, shutdown)."""
+    announcer = _announcers.get(asyncio.get_running_loop())
+    if announcer is not None:
+        await announcer.idle.wait()
+
+
 # ------------------------------------------------------------------ agent actions (the workbench calls these)
 
 def _serving(sender: str, username: str, supervisor: bool = False) -> Dict[str, str]:
@@ -567,7 +621,7 @@ async def claim(sender: str, username: str, display_name: str, supervisor: bool 
         return Outcome(ok=False, state=why, error=text)
     await run_in_threadpool(audit, username, "handoff.claim", sender, "坐席接入：排队中 → 人工服务中")
     await tell(sender, [assigned_message(sender)])
-    await announce_positions({queues.conv(sender).get("tier") or "guide"})
+    announce_soon({queues.conv(sender).get("tier") or "guide"})
     return Outcome(state=State.WITH_AGENT, changed=True)
 
 

@@ -10,7 +10,9 @@ to the agent serving the conversation.
 from __future__ import annotations
 
 import json
+import logging
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -24,11 +26,15 @@ from starlette.concurrency import run_in_threadpool
 from channels import transcript
 from channels.audit import audit
 from channels.auth import Staff, require_roles
+from channels.handoff import feed as live_feed
 from channels.handoff import queues, service, workorders
 from channels.handoff.states import STATE_NAMES, State
+from guide import metrics
 from guide.masking import mask
 from guide.redis import get_async_redis, get_redis
 from guide.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 _pages = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
@@ -43,6 +49,7 @@ CANNED = (
     "请问还有其他需要帮助的吗？",
     "感谢您的耐心等待，祝您办事顺利！",
 )
+FEED_FIELDS = ("type", "sender", "agent", "prev_agent", "tier", "state", "prev_state", "by", "entry", "at", "status", "waited")
 QUEUE_EVENTS = {"request", "escalate", "requeue", "claim", "abandon", "time_out", "take_over"}
 WINDOW_S = 48 * 3600
 
@@ -372,6 +379,10 @@ def knowledge(q: str = "", service_id: str = "", staff: Staff = Depends(AGENT)) 
 
 # ------------------------------------------------------------------ live feed
 
+def _feed_fields(fields: Dict[str, str]) -> Dict[str, str]:
+    return {k: v for k, v in fields.items() if k in FEED_FIELDS}
+
+
 @router.get("/api/workbench/feed")
 async def feed(request: Request, staff: Staff = Depends(AGENT)) -> StreamingResponse:
     """Server-sent events: this agent's assignments, messages and queue changes (supervisors: everything)."""
@@ -379,31 +390,36 @@ async def feed(request: Request, staff: Staff = Depends(AGENT)) -> StreamingResp
 
     async def events() -> AsyncIterator[str]:
         r = get_async_redis()
-        last = start
-        if not last:
-            newest = await r.xrevrange(queues.FEED, count=1)
-            last = newest[0][0] if newest else "0-0"
+        last = start or await live_feed.newest_id()
         yield "retry: 1500\n\n"
         yield f"event: hello\ndata: {json.dumps({'agent': staff.username, 'last': last})}\n\n"
         beat = 0.0
-        while True:
-            if await request.is_disconnected():
-                break
-            if time.time() - beat > 10:  # the open feed is the agent's presence heartbeat
+
+        async def heartbeat() -> None:  # the open feed is the agent's presence heartbeat
+            nonlocal beat
+            if time.time() - beat > 10:
                 beat = time.time()
                 if (await r.hget(queues.agent_key(staff.username), "status") or "offline") != "offline":
                     await r.set(queues.alive_key(staff.username), "1", ex=get_settings().handoff_presence_ttl_s)
-            got = await r.xread({queues.FEED: last}, block=10_000, count=500)
-            if not got:
-                yield ": keep-alive\n\n"
-                continue
-            for _stream, entries in got:
-                for entry_id, fields in entries:
-                    last = entry_id
-                    if event_visible(staff, fields):
-                        data = {k: v for k, v in fields.items() if k in ("type", "sender", "agent", "prev_agent", "tier", "state",
-                                                                          "prev_state", "by", "entry", "at", "status", "waited")}
-                        yield f"id: {entry_id}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        await heartbeat()
+        try:
+            async with aclosing(live_feed.batches(last, lambda fields: event_visible(staff, fields))) as stream:
+                async for batch in stream:
+                    await heartbeat()
+                    if not batch:
+                        if await request.is_disconnected():
+                            break
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield "".join(f"id: {entry_id}\ndata: {json.dumps(_feed_fields(fields), ensure_ascii=False)}\n\n"
+                                  for entry_id, fields in batch)
+                    now = time.time()
+                    for _entry_id, fields in batch:
+                        if fields.get("at") and fields.get("agent") == staff.username:  # this agent's own assignments and moves
+                            metrics.feed_delay(fields.get("type", ""), now - float(fields["at"]))
+        except live_feed.Lagging:  # the browser reconnects with its Last-Event-ID and replays from Redis
+            log.info("workbench feed for %s fell behind; closing so it resumes from its last id", staff.username)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

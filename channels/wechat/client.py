@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
@@ -22,8 +23,9 @@ from channels.wechat.token import WeChatAPIError
 log = logging.getLogger(__name__)
 TOKEN_ERRORS = {40001, 40014, 42001}
 TOKEN_RETRIES = 2
-_clients: Dict[int, httpx.AsyncClient] = {}
-_gates: Dict[int, asyncio.Semaphore] = {}
+# keyed by the loop object itself (weakly): an id() can be reused by a later loop after the first is collected
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 CONCURRENT_CALLS = 8
 
 
@@ -33,7 +35,7 @@ def http() -> httpx.AsyncClient:
     The pool stays small and calls wait their turn on a semaphore (``gate``): httpcore 1.0 rescans
     every connection and every queued request whenever a request starts or ends, so hundreds of
     requests queued inside httpx cost far more CPU than waiting outside it."""
-    loop = id(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
     if loop not in _clients:
         _clients[loop] = httpx.AsyncClient(timeout=httpx.Timeout(10, connect=3),
                                            limits=httpx.Limits(max_connections=CONCURRENT_CALLS,
@@ -44,7 +46,7 @@ def http() -> httpx.AsyncClient:
 
 def gate() -> asyncio.Semaphore:
     http()
-    return _gates[id(asyncio.get_running_loop())]
+    return _gates[asyncio.get_running_loop()]
 
 
 @dataclass

@@ -125,6 +125,7 @@ async def test_dispatch_respects_capacity_oldest_first_and_tells_the_rest_their_
     assert await service.dispatch() == 2
     assert [queues.conv(s)["state"] for s in senders] == [State.WITH_AGENT, State.WITH_AGENT, State.QUEUED, State.QUEUED]
     assert "人工导办专员专员a1已接入" in outbox(senders[0])[-1]["text"]
+    await service.positions_settled()  # the others hear their new places in the background
     assert outbox(senders[3])[-1]["text"].startswith("排队进度更新：您前面还有 1 位")
     assert outbox(senders[2])[-1]["status"]["position"] == 1
 
@@ -287,6 +288,7 @@ async def test_resident_cancels_the_queue(hand) -> None:  # type: ignore[no-unty
     entry = transcript.append(first, "resident", "取消排队")
     shown = await service.resident_message(first, "web", "取消排队", entry)
     assert "已为您取消排队" in shown[0]["text"] and queues.conv(first)["state"] == State.ABANDONED
+    await service.positions_settled()  # the one behind hears the new place in the background
     assert outbox(second)[-1]["status"]["position"] == 1
 
 
