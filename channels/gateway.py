@@ -6,6 +6,7 @@ transcript, handoff check, Rasa); each surface lives in its own module and mount
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict
 
@@ -62,6 +63,16 @@ from channels.handoff.workbench import router as workbench_router  # noqa: E402
 app.include_router(workbench_router)
 app.add_event_handler("startup", handoff_timeouts.start)
 app.add_event_handler("shutdown", handoff_timeouts.stop)
+
+
+@app.on_event("startup")
+async def _worker_threads() -> None:
+    """Blocking Redis and SQL calls run on worker threads (``asyncio.to_thread``); they mostly wait on sockets,
+    so more of them than asyncio's default (cores + 4) keeps a burst from queueing for a free thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=get_settings().gateway_threads, thread_name_prefix="gateway"))
 
 
 @app.on_event("startup")
