@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, Callable, Dict, List, Optional, Set, Tuple
@@ -38,6 +39,14 @@ REPLAY_CHUNK = 500
 
 class Lagging(Exception):
     """The subscriber's queue overflowed: it must resume from its last id (the stream still has everything)."""
+
+
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+def is_stream_id(text: str) -> bool:
+    """A Redis stream id as a screen sends it back in Last-Event-ID ("1700000000000-3")."""
+    return bool(STREAM_ID.fullmatch(text or ""))
 
 
 def id_key(entry_id: str) -> Tuple[int, int]:

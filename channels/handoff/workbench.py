@@ -387,6 +387,8 @@ def _feed_fields(fields: Dict[str, str]) -> Dict[str, str]:
 async def feed(request: Request, staff: Staff = Depends(AGENT)) -> StreamingResponse:
     """Server-sent events: this agent's assignments, messages and queue changes (supervisors: everything)."""
     start = request.headers.get("last-event-id") or request.query_params.get("after") or ""
+    if not live_feed.is_stream_id(start):  # a mangled resume id starts from now instead of failing the stream
+        start = ""
 
     async def events() -> AsyncIterator[str]:
         r = get_async_redis()

@@ -273,3 +273,29 @@ def test_a_supervisor_writes_to_a_served_resident_only_after_taking_over_with_a_
     assert rows["handoff.supervise"]["actor"] == "supervisor" and "居民情绪激动" in rows["handoff.supervise"]["detail"]
     assert rows["handoff.reply"]["actor"] == "supervisor"
     sup.post(f"/api/workbench/conversations/{sender}/close", json={"category": "已解答"})
+
+
+async def _feed_lines(base: str, cookies: httpx.Cookies, headers: Dict[str, str], want: str) -> List[str]:
+    """The feed's lines up to the first data line naming ``want`` (or its hello, when ``want`` is empty)."""
+    lines: List[str] = []
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
+        async with client.stream("GET", "/api/workbench/feed", headers=headers) as stream:
+            async for line in stream.aiter_lines():
+                lines.append(line)
+                if (not want and line.startswith("data:")) or (want and line.startswith("data:") and want in line):
+                    return lines
+    return lines
+
+
+def test_a_screen_resumes_from_its_last_event_id_and_a_mangled_id_starts_from_now(stack: dict, desk) -> None:  # type: ignore[no-untyped-def]
+    a1 = desk["agent1"]
+    a1.post("/api/workbench/presence", json={"status": "away"})  # nobody assigns: the request stays a queue event
+    before = queues.get_redis().xrevrange(queues.FEED, count=1)[0][0]
+    missed = sid()
+    asyncio.run(service.request(missed, "web", "asked"))  # happens while the screen is away
+    lines = asyncio.run(asyncio.wait_for(_feed_lines(stack["base"], a1.cookies, {"Last-Event-ID": before}, missed), 10))
+    event = json.loads(next(x for x in lines if x.startswith("data:") and missed in x)[5:])
+    assert event["type"] == "request" and event["state"] == State.QUEUED
+    hello = asyncio.run(asyncio.wait_for(_feed_lines(stack["base"], a1.cookies, {"Last-Event-ID": "x'; DROP"}, ""), 10))
+    newest = queues.get_redis().xrevrange(queues.FEED, count=1)[0][0]
+    assert json.loads(hello[-1][5:])["last"] == newest  # a fresh start at the stream's end, not an error
