@@ -55,6 +55,14 @@ def run(quick: bool = False, out=print) -> Dict[str, Any]:  # type: ignore[no-un
         out("  " + json.dumps({k: h[k] for k in h if not isinstance(h[k], (list, dict))}, ensure_ascii=False))
         for line in handoff_lines(h):
             out("  " + line)
+        roomy_s = 60 if quick else 120
+        out(f"转人工（坐席有空位）：同样 200 位居民、20 位坐席，居民评价后 20–40 秒再转人工，{roomy_s} 秒")
+        room = handoff_bench.run(duration_s=roomy_s, residents=200, agents=20, base_url=stack.front,
+                                 pause=handoff_bench.ROOMY_PAUSE_S)
+        report["handoff_roomy"] = room
+        out("  " + json.dumps({k: room[k] for k in room if not isinstance(room[k], (list, dict))}, ensure_ascii=False))
+        for line in handoff_lines(room):
+            out("  " + line)
     finally:
         stack.stop()
         fake.terminate()

@@ -32,11 +32,13 @@ import secrets
 import time
 import uuid
 from collections import Counter, defaultdict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import httpx
 
 QUESTIONS = 3
+PAUSE_S = (1.0, 4.0)  # after a rating, ask again this soon: 200 residents keep all 20 agents busy
+ROOMY_PAUSE_S = (20.0, 40.0)  # … or this late: about a fifth of the desk's places in use, requests find a free agent
 
 
 def _pct(values: List[float], p: float) -> Optional[float]:
@@ -146,7 +148,8 @@ async def _agent(base: str, username: str, password: str, book: Book, stop: asyn
         await client.post("/api/workbench/presence", json={"status": "offline"})
 
 
-async def _resident(base: str, n: int, book: Book, deadline: float, stop: asyncio.Event) -> None:
+async def _resident(base: str, n: int, book: Book, deadline: float, stop: asyncio.Event,
+                    pause: Tuple[float, float] = PAUSE_S) -> None:
     import websockets.client as websockets
 
     http = httpx.AsyncClient(base_url=base, timeout=30)
@@ -191,7 +194,7 @@ async def _resident(base: str, n: int, book: Book, deadline: float, stop: asynci
 
         episode = 0
         try:
-            await asyncio.sleep(random.uniform(0, 3))
+            await asyncio.sleep(random.uniform(0, pause[1]))
             while time.time() < deadline and not stop.is_set():
                 episode += 1
                 # a fresh key per episode so screen latency is measured per handoff
@@ -232,7 +235,7 @@ async def _resident(base: str, n: int, book: Book, deadline: float, stop: asynci
                     if await wait_for(lambda m, a=answer: m.get("text") == a, 30) is None:
                         book.errors["answer_late"] += 1
                 await wait_for(lambda m: m.get("kind") == "rating", 30)
-                await asyncio.sleep(random.uniform(1, 4))
+                await asyncio.sleep(random.uniform(*pause))
         finally:
             task.cancel()
             await http.aclose()
@@ -291,7 +294,8 @@ async def _tidy(names: List[str]) -> None:
     r.delete(RESIDENTS)
 
 
-def _residents_main(base: str, residents: int, duration_s: float, run_id: str, go, out) -> None:  # type: ignore[no-untyped-def]
+def _residents_main(base: str, residents: int, duration_s: float, run_id: str, go, out,  # type: ignore[no-untyped-def]
+                    pause: Tuple[float, float] = PAUSE_S) -> None:
     """The residents' process: its own event loop and CPU, so the agents' clock is not slowed by 200 sockets."""
 
     async def main() -> Dict[str, Any]:
@@ -300,7 +304,7 @@ def _residents_main(base: str, residents: int, duration_s: float, run_id: str, g
         stop = asyncio.Event()
         go.wait(120)
         deadline = time.time() + duration_s
-        tasks = [asyncio.create_task(_resident(base, i, book, deadline, stop)) for i in range(residents)]
+        tasks = [asyncio.create_task(_resident(base, i, book, deadline, stop, pause)) for i in range(residents)]
         done, pending = await asyncio.wait(tasks, timeout=duration_s + 60)
         for t in pending:
             t.cancel()
@@ -385,8 +389,13 @@ def _screen_latencies(asks: List[List[Any]], claims: List[List[Any]]) -> tuple:
     return direct, queued
 
 
-def run(duration_s: float = 300, residents: int = 200, agents: int = 20, base_url: str = "") -> Dict[str, Any]:
-    """Drive the running stack and return the figures (see the module docstring)."""
+def run(duration_s: float = 300, residents: int = 200, agents: int = 20, base_url: str = "",
+        pause: Tuple[float, float] = PAUSE_S) -> Dict[str, Any]:
+    """Drive the running stack and return the figures (see the module docstring).
+
+    ``pause``: seconds a resident waits after a rating before asking again.  The default keeps every
+    agent busy (the queue never empties); ``ROOMY_PAUSE_S`` leaves the desk room, so most requests
+    find a free agent and "handoff → agent's screen" is measured on hundreds of them."""
     import multiprocessing
 
     from guide.settings import get_settings
@@ -395,7 +404,7 @@ def run(duration_s: float = 300, residents: int = 200, agents: int = 20, base_ur
     run_id = secrets.token_hex(3)
     ctx = multiprocessing.get_context("fork")  # forked before any event loop exists in this process
     go, out = ctx.Event(), ctx.Queue()
-    child = ctx.Process(target=_residents_main, args=(base, residents, duration_s, run_id, go, out), daemon=True)
+    child = ctx.Process(target=_residents_main, args=(base, residents, duration_s, run_id, go, out, pause), daemon=True)
     child.start()
     try:
         return asyncio.run(_run(duration_s, residents, agents, base, run_id, go, out, child))
