@@ -1,4 +1,5 @@
-"""The channel benchmarks on one running stack: 200 WeChat users, then 200 residents and 20 agents in handoff.
+"""The channel benchmarks on one running stack: 200 WeChat users, then 200 residents and 20 agents in handoff
+(first with every agent kept busy, then with room at the desk so requests find a free agent).
 
 Both drive real HTTP against the stack on 127.0.0.1 (the WeChat side talks to the fake WeChat API, the
 handoff side signs agents in to the workbench); figures are printed and appended to bench/history.jsonl.

@@ -19,7 +19,8 @@ screen.  Both clocks are this machine's: residents run in a child process (so 20
 slow the agents' clock) and send their request times back at the end.
 
     from channels.handoff.bench import run
-    run(duration_s=300, residents=200, agents=20)   # make bench
+    run(duration_s=300, residents=200, agents=20)   # make bench: every agent kept busy
+    run(duration_s=120, residents=200, agents=20, pause=ROOMY_PAUSE_S)  # make bench: room at the desk
     run(duration_s=30, residents=40, agents=8)      # smoke run
 """
 

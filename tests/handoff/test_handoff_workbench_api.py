@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from typing import Dict, Iterator, List
@@ -91,6 +92,8 @@ async def test_assignment_reaches_the_agents_screen_live_and_replies_reach_the_r
     claim = events[-1]
     assert claim["agent"] == "agent1" and claim["by"] == "dispatch"
     assert claim["seen_at"] - asked < 1.0
+    scrape = httpx.get(gateway + "/metrics").text  # the gateway measured the same delivery for operators
+    assert re.search(r'guide_workbench_feed_delay_seconds_count\{type="claim"\} [1-9]', scrape), scrape[-2000:]
     # the resident is told either way: in this call's answer, or pushed to their chat when the gateway's own
     # dispatcher tick (another process) won the claim first
     told = [m["text"] for m in shown] + [m.get("text", "") for m in outbox(sender)]
