@@ -55,6 +55,15 @@ def id_key(entry_id: str) -> Tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def visible(accept: Accept, entry: Entry) -> bool:
+    """The screen's filter; an entry it cannot judge (a malformed event) is not shown rather than stopping the feed."""
+    try:
+        return bool(accept(entry[1]))
+    except Exception:  # noqa: BLE001 - one bad entry must not stop every screen's feed
+        log.exception("workbench feed: entry %s not shown (filter failed)", entry[0])
+        return False
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One open screen: its filter and the entries waiting to be sent to it."""
@@ -64,7 +73,7 @@ class Subscriber:
     lagging: bool = False
 
     def offer(self, entry: Entry) -> None:
-        if self.lagging or not self.accept(entry[1]):
+        if self.lagging or not visible(self.accept, entry):
             return
         try:
             self.queue.put_nowait(entry)
@@ -175,7 +184,7 @@ async def batches(start: str, accept: Accept, wait_s: float = 10.0) -> AsyncGene
             chunk: List[Entry] = await r.xrange(queues.FEED, min=f"({last}", max="+", count=REPLAY_CHUNK)
             if chunk:
                 last = chunk[-1][0]
-                shown = [entry for entry in chunk if accept(entry[1])]
+                shown = [entry for entry in chunk if visible(accept, entry)]
                 if shown:
                     yield shown
             if len(chunk) < REPLAY_CHUNK:

@@ -88,3 +88,19 @@ def test_a_screen_that_falls_behind_is_told_to_resume_and_loses_nothing(hand, mo
 def test_id_order() -> None:
     assert feed.id_key("1700000000000-12") > feed.id_key("1700000000000-3")
     assert feed.id_key("1700000000001-0") > feed.id_key("1700000000000-99")
+
+
+def test_an_entry_the_filter_cannot_judge_is_skipped_and_the_feed_goes_on(hand) -> None:  # type: ignore[no-untyped-def]
+    def accept(fields: Dict[str, str]) -> bool:
+        if fields["entry"] == "1":
+            raise KeyError("malformed")
+        return True
+
+    async def scenario() -> List[Dict[str, str]]:
+        start = await feed.newest_id()
+        task = asyncio.create_task(_collect(start, accept, 2))
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(_publish, 3)
+        return await task
+
+    assert [e["entry"] for e in asyncio.run(scenario())] == ["0", "2"]
