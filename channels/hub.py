@@ -24,6 +24,7 @@ from bot.guard import long_note, precheck
 from channels import commands, delivery, transcript, ui_text
 from channels.handoff import service as handoff
 from guide import metrics
+from guide.loops import PerLoop
 from guide.redis import get_redis
 from guide.settings import get_settings
 
@@ -43,8 +44,16 @@ class Inbound:
 
 
 RASA_CALLS = 16  # Rasa answers one message at a time per process: more open calls only queue inside Rasa
+
+
+def _new_rasa_client() -> Tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    return (httpx.AsyncClient(timeout=httpx.Timeout(90, connect=3, pool=90),
+                              limits=httpx.Limits(max_connections=RASA_CALLS, max_keepalive_connections=RASA_CALLS)),
+            asyncio.Semaphore(RASA_CALLS))
+
+
 # per event loop (the gateway has one; tests make their own): a pooled client to Rasa and the gate in front of it
-_per_loop: Dict[asyncio.AbstractEventLoop, Tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
+_rasa_clients: PerLoop[Tuple[httpx.AsyncClient, asyncio.Semaphore]] = PerLoop(_new_rasa_client)
 
 
 def _rasa_client() -> Tuple[httpx.AsyncClient, asyncio.Semaphore]:
@@ -53,13 +62,7 @@ def _rasa_client() -> Tuple[httpx.AsyncClient, asyncio.Semaphore]:
     Calls wait their turn on the semaphore rather than inside httpx: httpcore rescans every
     queued request and connection whenever one starts or ends, and in a burst of 200 WeChat messages
     that scan took 9 of the gateway's 14 busy seconds (py-spy) and pushed acknowledgements past 1 s."""
-    loop = asyncio.get_running_loop()
-    if loop not in _per_loop:
-        _per_loop[loop] = (httpx.AsyncClient(timeout=httpx.Timeout(90, connect=3, pool=90),
-                                             limits=httpx.Limits(max_connections=RASA_CALLS,
-                                                                 max_keepalive_connections=RASA_CALLS)),
-                           asyncio.Semaphore(RASA_CALLS))
-    return _per_loop[loop]
+    return _rasa_clients.get()
 
 
 # ------------------------------------------------------------------ turns: two-phase dedupe

@@ -11,12 +11,12 @@ import logging
 import os
 import socket
 import threading
-import weakref
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from guide.loops import PerLoop
 from guide.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -91,19 +91,15 @@ def reset_client() -> None:
     _client = None
 
 
-# keyed weakly by the loop object (an id() may be reused by a later loop once the first is collected)
-_async_clients: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+def _new_async_client():  # type: ignore[no-untyped-def]
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
+
+
+_async_clients: PerLoop[Any] = PerLoop(_new_async_client)
 
 
 def get_async_redis():  # type: ignore[no-untyped-def]
     """An asyncio client for the running event loop (pub/sub and blocking reads in the gateway)."""
-    import asyncio
-
-    import redis.asyncio as aioredis
-
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = aioredis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
-        _async_clients[loop] = client
-    return client
+    return _async_clients.get()

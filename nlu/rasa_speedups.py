@@ -18,12 +18,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import ssl
 from functools import lru_cache
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
+
+from guide.loops import PerLoop
 
 log = logging.getLogger(__name__)
 _applied = False
@@ -55,7 +56,7 @@ def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
 
 
 KEEPALIVE_S = 3.0
-_sessions: Dict[Tuple[int, str], Any] = {}
+_sessions: PerLoop[Dict[str, Any]] = PerLoop(dict)  # per event loop: endpoint → pooled aiohttp session
 
 
 def _session(endpoint: Any) -> Any:
@@ -63,22 +64,22 @@ def _session(endpoint: Any) -> Any:
     import aiohttp
     from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 
-    loop = asyncio.get_running_loop()
-    key = (id(loop), f"{endpoint.url}|{sorted(endpoint.basic_auth.items())}")
-    session = _sessions.get(key)
+    sessions = _sessions.get()
+    key = f"{endpoint.url}|{sorted(endpoint.basic_auth.items())}"
+    session = sessions.get(key)
     if session is None or session.closed:
         auth = aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"]) if endpoint.basic_auth else None
         connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=KEEPALIVE_S)
         session = aiohttp.ClientSession(connector=connector, auth=auth, timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT))
-        _sessions[key] = session
+        sessions[key] = session
     return session
 
 
 async def close_sessions() -> None:
     """Close this event loop's pooled sessions (tests; a server's loop ends with its process)."""
-    loop_id = id(asyncio.get_running_loop())
-    for key in [k for k in _sessions if k[0] == loop_id]:
-        await _sessions.pop(key).close()
+    sessions = _sessions.peek() or {}
+    for key in list(sessions):
+        await sessions.pop(key).close()
 
 
 async def _request(self: Any, method: str = "post", subpath: Optional[str] = None,

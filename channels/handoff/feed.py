@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, Callable, Dict, List, Optional, Set, Tuple
 
 from channels.handoff import queues
+from guide.loops import PerLoop
 from guide.redis import get_async_redis
 
 log = logging.getLogger(__name__)
@@ -150,16 +150,12 @@ class FeedHub:
                         sub.offer(entry)
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FeedHub]" = weakref.WeakKeyDictionary()
+_hubs: PerLoop[FeedHub] = PerLoop(FeedHub)
 
 
 def hub() -> FeedHub:
     """This event loop's hub (the gateway has one loop; tests and CLI runs make their own)."""
-    loop = asyncio.get_running_loop()
-    got = _hubs.get(loop)
-    if got is None:
-        got = _hubs[loop] = FeedHub()
-    return got
+    return _hubs.get()
 
 
 async def newest_id() -> str:

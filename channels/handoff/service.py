@@ -15,7 +15,6 @@ import asyncio
 import logging
 import re
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -25,6 +24,7 @@ from channels import delivery, transcript
 from channels.audit import audit
 from channels.handoff import assignment, queues
 from channels.handoff.states import AT_REST, PERSON_STATES, STATE_NAMES, TRANSITIONS, State, next_state
+from guide.loops import PerLoop
 from guide.redis import get_redis
 from guide.settings import get_settings
 
@@ -575,21 +575,17 @@ class _Announcer:
             self.idle.set()
 
 
-_announcers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Announcer]" = weakref.WeakKeyDictionary()
+_announcers: PerLoop[_Announcer] = PerLoop(_Announcer)
 
 
 def announce_soon(tiers: Iterable[str]) -> None:
     """Tell queued residents of these tiers their new places, in the background of this event loop."""
-    loop = asyncio.get_running_loop()
-    announcer = _announcers.get(loop)
-    if announcer is None:
-        announcer = _announcers[loop] = _Announcer()
-    announcer.soon(tiers)
+    _announcers.get().soon(tiers)
 
 
 async def positions_settled() -> None:
-    """Wait until the background position updates of this event loop are sent (tests, shutdown)."""
-    announcer = _announcers.get(asyncio.get_running_loop())
+    """Wait until the background position updates of this event loop are sent (tests)."""
+    announcer = _announcers.peek()
     if announcer is not None:
         await announcer.idle.wait()
 

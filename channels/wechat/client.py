@@ -11,22 +11,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import httpx
 
 from channels.wechat import token as tokens
 from channels.wechat.token import WeChatAPIError
+from guide.loops import PerLoop
 
 log = logging.getLogger(__name__)
 TOKEN_ERRORS = {40001, 40014, 42001}
 TOKEN_RETRIES = 2
-# keyed by the loop object itself (weakly): an id() can be reused by a later loop after the first is collected
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
-_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 CONCURRENT_CALLS = 8
+
+
+def _new_client() -> Tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    return (httpx.AsyncClient(timeout=httpx.Timeout(10, connect=3),
+                              limits=httpx.Limits(max_connections=CONCURRENT_CALLS, max_keepalive_connections=CONCURRENT_CALLS)),
+            asyncio.Semaphore(CONCURRENT_CALLS))
+
+
+_clients: PerLoop[Tuple[httpx.AsyncClient, asyncio.Semaphore]] = PerLoop(_new_client)
 
 
 def http() -> httpx.AsyncClient:
@@ -35,18 +41,11 @@ def http() -> httpx.AsyncClient:
     The pool stays small and calls wait their turn on a semaphore (``gate``): httpcore 1.0 rescans
     every connection and every queued request whenever a request starts or ends, so hundreds of
     requests queued inside httpx cost far more CPU than waiting outside it."""
-    loop = asyncio.get_running_loop()
-    if loop not in _clients:
-        _clients[loop] = httpx.AsyncClient(timeout=httpx.Timeout(10, connect=3),
-                                           limits=httpx.Limits(max_connections=CONCURRENT_CALLS,
-                                                               max_keepalive_connections=CONCURRENT_CALLS))
-        _gates[loop] = asyncio.Semaphore(CONCURRENT_CALLS)
-    return _clients[loop]
+    return _clients.get()[0]
 
 
 def gate() -> asyncio.Semaphore:
-    http()
-    return _gates[asyncio.get_running_loop()]
+    return _clients.get()[1]
 
 
 @dataclass
