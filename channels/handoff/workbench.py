@@ -392,7 +392,8 @@ async def feed(request: Request, staff: Staff = Depends(AGENT)) -> StreamingResp
 
     async def events() -> AsyncIterator[str]:
         r = get_async_redis()
-        last = start or await live_feed.newest_id()
+        newest = await live_feed.newest_id()
+        last = newest if not start or live_feed.id_key(start) > live_feed.id_key(newest) else start
         yield "retry: 1500\n\n"
         yield f"event: hello\ndata: {json.dumps({'agent': staff.username, 'last': last})}\n\n"
         beat = 0.0

@@ -302,3 +302,5 @@ def test_a_screen_resumes_from_its_last_event_id_and_a_mangled_id_starts_from_no
     hello = asyncio.run(asyncio.wait_for(_feed_lines(stack["base"], a1.cookies, {"Last-Event-ID": "x'; DROP"}, ""), 10))
     newest = queues.get_redis().xrevrange(queues.FEED, count=1)[0][0]
     assert json.loads(hello[-1][5:])["last"] == newest  # a fresh start at the stream's end, not an error
+    ahead = asyncio.run(asyncio.wait_for(_feed_lines(stack["base"], a1.cookies, {"Last-Event-ID": "99999999999999-0"}, ""), 10))
+    assert json.loads(ahead[-1][5:])["last"] == newest  # an id from beyond the stream would hide every entry to come
