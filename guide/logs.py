@@ -64,6 +64,15 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         try:
+            return self._format(record)
+        except Exception:  # noqa: BLE001 - at interpreter exit module globals are already None (aiohttp's __del__ logs then)
+            return '{"level": "%s", "logger": "%s", "msg": "(logged during interpreter exit, not formatted)"}' % (
+                record.levelname,
+                record.name,
+            )
+
+    def _format(self, record: logging.LogRecord) -> str:
+        try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not lose the line
             message = f"{record.msg!r} {record.args!r}"

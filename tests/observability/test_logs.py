@@ -79,3 +79,14 @@ def test_a_second_setup_keeps_one_handler(captured: io.StringIO) -> None:
 def test_masking_filter_for_plain_text_handlers() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "call %s", (MOBILE,), None)
     assert MaskingFilter().filter(record) and record.getMessage() == "call 138****5678"
+
+
+def test_a_record_logged_while_the_interpreter_exits_still_gives_one_json_line(
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import guide.logs
+
+    monkeypatch.setattr(guide.logs, "time", None)  # what module teardown leaves behind when aiohttp's __del__ logs
+    logging.getLogger("asyncio").error("Unclosed client session")
+    (entry,) = lines(captured)
+    assert entry["level"] == "ERROR" and entry["logger"] == "asyncio"
