@@ -83,6 +83,11 @@ class LocalBot:
         from knowledge.events import stop_listening
 
         stop_listening()  # the in-process model started it; its Redis may be about to stop
+        if not self.loop.is_closed():
+            from nlu.rasa_speedups import close_sessions
+
+            self.loop.run_until_complete(close_sessions())  # the pooled action-server connection
+            self.loop.close()
         if self.action_proc is not None:
             self.action_proc.terminate()
             try:
