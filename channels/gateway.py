@@ -67,8 +67,9 @@ app.add_event_handler("shutdown", handoff_timeouts.stop)
 
 @app.on_event("startup")
 async def _worker_threads() -> None:
-    """Blocking Redis and SQL calls run on worker threads (``asyncio.to_thread``); they mostly wait on sockets,
-    so more of them than asyncio's default (cores + 4) keeps a burst from queueing for a free thread."""
+    """The hub's blocking Redis book-keeping runs on ``asyncio.to_thread``; it mostly waits on sockets, so more
+    threads than asyncio's default (cores + 4) keep a burst from queueing for one.  (Starlette's
+    ``run_in_threadpool``, used by the handoff service, has its own pool of 40.)"""
     from concurrent.futures import ThreadPoolExecutor
 
     asyncio.get_running_loop().set_default_executor(

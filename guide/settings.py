@@ -26,8 +26,9 @@ class Settings(BaseSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
-    gateway_threads: int = Field(32, ge=4, le=256, description="worker threads for the gateway's blocking Redis and SQL calls "
-                                 "(asyncio's default is 6 on two cores: under a burst every turn queued for one)")
+    gateway_threads: int = Field(32, ge=4, le=256, description="asyncio worker threads for the blocking Redis book-keeping of each "
+                                 "resident turn (asyncio's default is 6 on two cores: under a burst every turn queued for one); "
+                                 "the handoff service's calls use Starlette's own pool of 40")
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
     rasa_workers: int = Field(1, ge=1, le=16, description="Rasa server processes behind one port (Rasa's SANIC_WORKERS; "

@@ -163,9 +163,19 @@ async def newest_id() -> str:
     return await hub()._newest()
 
 
+async def resume_point(start: str = "") -> str:
+    """Where a screen's feed starts: after ``start`` (its Last-Event-ID) when that is an id within the
+    stream, else after the newest entry.  A mangled header starts from now instead of failing, and an
+    id beyond the stream's end (another Redis, a hand-made header) would otherwise hide every entry to come."""
+    newest = await newest_id()
+    if is_stream_id(start) and id_key(start) <= id_key(newest):
+        return start
+    return newest
+
+
 async def batches(start: str, accept: Accept, wait_s: float = 10.0) -> AsyncGenerator[List[Entry], None]:
-    """Feed entries after ``start`` that ``accept`` takes, replayed then live, in batches; an empty
-    batch every ``wait_s`` seconds without one (the caller's keep-alive and presence beat).
+    """Feed entries after ``start`` (from ``resume_point``) that ``accept`` takes, replayed then live, in
+    batches; an empty batch every ``wait_s`` seconds without one (the caller's keep-alive and presence beat).
 
     A batch is everything waiting when the screen gets its turn: under load the event loop comes
     round seldom, and one turn per entry would let a busy screen fall ever further behind.
@@ -175,9 +185,7 @@ async def batches(start: str, accept: Accept, wait_s: float = 10.0) -> AsyncGene
     try:
         await h.positioned()
         r = get_async_redis()
-        newest = await h._newest()
-        # an id beyond the stream's end (another Redis, a hand-made header) would hide every entry to come
-        last = newest if id_key(start) > id_key(newest) else start
+        last = start
         while True:  # the replay: everything after ``start`` already in the stream
             chunk: List[Entry] = await r.xrange(queues.FEED, min=f"({last}", max="+", count=REPLAY_CHUNK)
             if chunk:

@@ -387,13 +387,10 @@ def _feed_fields(fields: Dict[str, str]) -> Dict[str, str]:
 async def feed(request: Request, staff: Staff = Depends(AGENT)) -> StreamingResponse:
     """Server-sent events: this agent's assignments, messages and queue changes (supervisors: everything)."""
     start = request.headers.get("last-event-id") or request.query_params.get("after") or ""
-    if not live_feed.is_stream_id(start):  # a mangled resume id starts from now instead of failing the stream
-        start = ""
 
     async def events() -> AsyncIterator[str]:
         r = get_async_redis()
-        newest = await live_feed.newest_id()
-        last = newest if not start or live_feed.id_key(start) > live_feed.id_key(newest) else start
+        last = await live_feed.resume_point(start)
         yield "retry: 1500\n\n"
         yield f"event: hello\ndata: {json.dumps({'agent': staff.username, 'last': last})}\n\n"
         beat = 0.0

@@ -108,7 +108,7 @@ def test_an_entry_the_filter_cannot_judge_is_skipped_and_the_feed_goes_on(hand) 
 
 def test_a_resume_id_beyond_the_stream_starts_from_its_end(hand) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> List[Dict[str, str]]:
-        task = asyncio.create_task(_collect("99999999999999-0", lambda f: True, 2))
+        task = asyncio.create_task(_collect(await feed.resume_point("99999999999999-0"), lambda f: True, 2))
         await asyncio.sleep(0.3)
         await asyncio.to_thread(_publish, 2)
         return await task
