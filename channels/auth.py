@@ -227,18 +227,28 @@ button{{margin-top:16px;width:100%;padding:10px;background:#0b4ea2;color:#fff;bo
 
 
 def _safe_next(next_url: str) -> str:
-    return next_url if next_url.startswith("/") and not next_url.startswith("//") else "/workbench"
+    """A page on this site to go to after signing in ("" for none: an offsite or missing target)."""
+    return next_url if next_url.startswith("/") and not next_url.startswith("//") else ""
+
+
+def home_page(staff: Staff) -> str:
+    """Where a member of staff lands after signing in without a target: the page their role works in."""
+    if staff.has("agent"):
+        return "/workbench"
+    if staff.has("supervisor"):
+        return "/supervisor"
+    return "/editor"  # editors and reviewers
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(next: str = "/workbench") -> HTMLResponse:
+def login_page(next: str = "") -> HTMLResponse:
     from html import escape
 
     return HTMLResponse(_LOGIN_PAGE.format(error="", next=escape(_safe_next(next))))
 
 
 @router.post("/login", include_in_schema=False)
-def login(username: str = Form(""), password: str = Form(""), next: str = Form("/workbench")) -> Response:
+def login(username: str = Form(""), password: str = Form(""), next: str = Form("")) -> Response:
     from html import escape
 
     from channels.audit import audit
@@ -249,7 +259,7 @@ def login(username: str = Form(""), password: str = Form(""), next: str = Form("
         return HTMLResponse(_LOGIN_PAGE.format(error="用户名或密码不正确", next=escape(_safe_next(next))), status_code=401)
     start_session(staff)
     audit(staff.username, "login", "staff", "")
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(next) or home_page(staff), status_code=303)
     response.set_cookie(COOKIE, staff.token, httponly=True, samesite="strict", max_age=SESSION_TTL,
                         secure=get_settings().base_url.startswith("https"))
     return response

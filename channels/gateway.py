@@ -127,8 +127,10 @@ async def _login_required(request: Request, exc: LoginRequired) -> Response:
 
 @app.exception_handler(RequestValidationError)
 async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """Malformed requests get a polite Chinese answer, never a stack trace or pydantic's English."""
-    return JSONResponse({"messages": [{"text": ui_text.BAD_REQUEST}]}, status_code=422)
+    """Malformed requests get a polite Chinese answer, never a stack trace or pydantic's English; ``fields``
+    names what was wrong (e.g. "body.level") for whoever wrote the request."""
+    fields = sorted({".".join(str(part) for part in err.get("loc", ())) for err in exc.errors()})
+    return JSONResponse({"messages": [{"text": ui_text.BAD_REQUEST}], "fields": fields}, status_code=422)
 
 
 @app.exception_handler(HTTPException)

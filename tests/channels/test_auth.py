@@ -66,6 +66,16 @@ def test_login_session_csrf_and_roles() -> None:
     assert client.get("/api/me").status_code == 401
 
 
+def test_signing_in_without_a_target_lands_on_the_page_the_role_works_in() -> None:
+    for roles, home in (("agent", "/workbench"), ("supervisor", "/supervisor"), ("editor", "/editor"),
+                        ("reviewer", "/editor"), ("admin", "/workbench")):
+        r = TestClient(app).post("/login", data={"username": _user(roles), "password": "correct-horse"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == home, roles
+    r = TestClient(app).post("/login", data={"username": _user("editor"), "password": "correct-horse", "next": "/editor/review"},
+                             follow_redirects=False)
+    assert r.headers["location"] == "/editor/review"  # an explicit target on this site still wins
+
+
 def test_masking_ids_and_phones() -> None:
     assert mask("身份证11010519491231002X") == "身份证110105********002X"
     assert mask("电话13812345678") == "电话138****5678"

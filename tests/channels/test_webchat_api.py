@@ -66,3 +66,4 @@ def test_a_rating_counts_once_per_episode_and_the_endpoint_is_rate_limited(gatew
     assert sum(1 for r in accepted if r["ok"]) == 1  # one bot rating stored; the rest refused as the same episode
     bad = page.post("/api/webchat/rating", json={"level": 9})
     assert bad.status_code == 422 and bad.json()["messages"][0]["text"] == ui_text.BAD_REQUEST
+    assert bad.json()["fields"] == ["body.level"]  # and says which field, for whoever wrote the request
